@@ -1,0 +1,337 @@
+/**
+ * The heat decision: (room, setpoint, outdoor, measured power, GPU temperature, work, operator
+ * intent, time) → demand, power limit, parallel sequences, accept jobs or not, keep the model
+ * loaded or not, and the reasons. Pure: the state goes in and comes out; time is an argument.
+ *
+ * The heater is a valve with three knobs (DESIGN.md): the power limit is only a ceiling, draw
+ * comes from the work, and throughput collapses at the bottom of the range. So:
+ *  - demand ≥ efficient/max: continuous modulation of the limit between the efficient power and
+ *    the ceiling, every sequence busy;
+ *  - 0 < demand < efficient/max: time-proportional cycling between idle and the efficient power
+ *    (like TPI), never a starved card at its minimum limit;
+ *  - safety overrides everything at once; minimum on/off times hold otherwise.
+ */
+import { clamp, initialPiState, piStep, type PiState } from './pi-controller.js';
+import { initialLimitWriteState, planLimitWrite, type LimitWriteState } from './limit-actuator.js';
+import {
+  freshValue,
+  initialGpuThermalState,
+  initialStuckState,
+  staleInputs,
+  trackGpuThermal,
+  trackRoomOvertemp,
+  trackStuck,
+  type GpuThermalState,
+  type OvertempState,
+  type StuckState,
+} from './safety.js';
+import { resolveSetpoint } from './setpoint.js';
+import type { Action, ControlConfig, CoreEvent, HeatDecision, InputName, Phase, TickInput } from './types.js';
+
+/** GPU telemetry older than this cannot vouch for the card's temperature: no heat. */
+export const GPU_TELEMETRY_MAX_AGE_S = 30;
+/** Demand under this is treated as none (numerical dust of the integral). */
+const DEMAND_EPSILON = 0.01;
+/** Default efficient power as a share of the card's maximum limit (the knee of tokens/s vs W). */
+export const EFFICIENT_SHARE_OF_MAX = 0.45;
+
+export interface CoreState {
+  pi: PiState;
+  heat: { on: boolean; sinceS: number | null };
+  /** Current time-proportional cycle: its start and whether its on-part is over. */
+  cycle: { startS: number; onDone: boolean } | null;
+  /** Last time the room wanted heat (for the model keep-alive). */
+  lastWantS: number | null;
+  limit: LimitWriteState;
+  overtemp: OvertempState;
+  thermal: GpuThermalState;
+  stuck: StuckState;
+  /** Start of the current input safe mode (for hold_minimum's time limit). */
+  safeSinceS: number | null;
+  stale: InputName[];
+  safeMode: boolean;
+  windowOpen: boolean;
+}
+
+export function initialCoreState(): CoreState {
+  return {
+    pi: initialPiState,
+    heat: { on: false, sinceS: null },
+    cycle: null,
+    lastWantS: null,
+    limit: initialLimitWriteState,
+    overtemp: { sinceS: null },
+    thermal: initialGpuThermalState,
+    stuck: initialStuckState,
+    safeSinceS: null,
+    stale: [],
+    safeMode: false,
+    windowOpen: false,
+  };
+}
+
+/** The power range the decision may use now: floor, efficient point and ceiling (W). */
+export function powerBand(
+  input: Pick<TickInput, 'card' | 'operator'>,
+  cfg: ControlConfig,
+): { floorW: number; efficientW: number; ceilingW: number; capped: boolean } {
+  const { card, operator } = input;
+  const floorW = Math.max(card.minLimitW, cfg.heater.minPowerW ?? card.minLimitW);
+  const siteW = Math.min(card.maxLimitW, cfg.heater.maxPowerW);
+  const capW = operator.powerCapW ?? Infinity;
+  const ceilingW = Math.max(floorW, Math.min(siteW, capW));
+  const wanted = cfg.heater.efficientPowerW ?? Math.round(EFFICIENT_SHARE_OF_MAX * card.maxLimitW);
+  const efficientW = card.powerManagement ? clamp(wanted, floorW, ceilingW) : ceilingW;
+  return { floorW, efficientW, ceilingW, capped: capW < siteW };
+}
+
+export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): { state: CoreState; decision: HeatDecision } {
+  const nowS = input.now.monoS;
+  const { inputs, operator, work, card, gpu } = input;
+  const ic = cfg.inputs;
+  const events: CoreEvent[] = [];
+  const reasons: string[] = [];
+
+  /* ---- inputs: freshness ---- */
+  const stale = staleInputs(inputs, ic, nowS);
+  for (const name of stale) if (!state.stale.includes(name)) events.push({ type: 'input_stale', severity: 'warning', input: name, never_received: inputs[name] === null });
+  for (const name of state.stale) if (!stale.includes(name)) events.push({ type: 'input_restored', severity: 'info', input: name });
+  const roomC = freshValue(inputs.room_temperature, ic.room_temperature.maxAgeS, nowS);
+  const outdoorC = ic.outdoor_temperature.configured ? freshValue(inputs.outdoor_temperature, ic.outdoor_temperature.maxAgeS, nowS) : null;
+  const setpointInput = ic.setpoint.configured ? freshValue(inputs.setpoint, ic.setpoint.maxAgeS, nowS) : null;
+  const windowOpen = ic.window_open.configured && freshValue(inputs.window_open, ic.window_open.maxAgeS, nowS) === true;
+  if (windowOpen && !state.windowOpen) events.push({ type: 'window_open', severity: 'info' });
+
+  /* ---- setpoint ---- */
+  const sp = resolveSetpoint({ nowWallMs: input.now.wallMs, operator, setpointInput, schedule: input.schedule, cfg: cfg.thermostat });
+
+  /* ---- power band ---- */
+  const band = powerBand(input, cfg);
+
+  /* ---- cut-offs that do not depend on demand ---- */
+  const modeOff = operator.mode === 'off';
+  const roomMissing = inputs.room_temperature === null;
+  const roomStale = !roomMissing && roomC === null;
+  const overtemp = trackRoomOvertemp(state.overtemp, { nowS, roomC, maxC: cfg.safety.maxRoomTempC, minOffS: cfg.thermostat.minOffS });
+  if (overtemp.enteredNow) events.push({ type: 'overtemp_stop', severity: 'warning', room_temp_c: roomC, max_room_temp_c: cfg.safety.maxRoomTempC });
+  const gpuStale = gpu === null || nowS - gpu.atMonoS > GPU_TELEMETRY_MAX_AGE_S;
+  const thermal = trackGpuThermal(state.thermal, {
+    tempC: gpuStale ? null : gpu.tempC,
+    throttleC: cfg.safety.gpuThrottleTempC,
+    stopC: cfg.safety.gpuStopTempC,
+    minW: band.floorW,
+    maxW: band.ceilingW,
+    currentW: gpu?.limitW ?? band.ceilingW,
+  });
+  if (thermal.throttledNow) events.push({ type: 'thermal_throttle', severity: 'warning', gpu_temp_c: gpu?.tempC ?? null });
+  if (thermal.stoppedNow) events.push({ type: 'overtemp_stop', severity: 'error', gpu_temp_c: gpu?.tempC ?? null, max_gpu_temp_c: cfg.safety.gpuStopTempC });
+  const fault = work.fault !== null || gpuStale;
+
+  /* ---- controller ---- */
+  const blockedBeforeDemand = modeOff || roomC === null || overtemp.cut || windowOpen || thermal.state.stopped || fault || operator.drain;
+  const starved = state.heat.on && !work.assumeWork && work.busy === 0 && work.queued === 0;
+  let pi = state.pi;
+  let demand = 0;
+  if (modeOff) {
+    pi = { integral: 0, lastMonoS: nowS };
+  } else if (roomC === null) {
+    pi = { integral: pi.integral, lastMonoS: nowS };
+  } else {
+    const stepped = piStep(
+      state.pi,
+      {
+        nowS,
+        setpointC: sp.setpointC,
+        roomTempC: roomC,
+        outdoorTempC: outdoorC,
+        canIntegrateUp: !blockedBeforeDemand && !starved && !work.modelLoading,
+      },
+      cfg.thermostat.pi,
+    );
+    pi = stepped.state;
+    demand = stepped.demand < DEMAND_EPSILON ? 0 : stepped.demand;
+  }
+
+  /* ---- stuck sensor (needs demand) ---- */
+  const stuck = trackStuck(state.stuck, { nowS, roomC, demand, heating: state.heat.on, afterS: cfg.safety.implausibleAfterS });
+  if (stuck.flaggedNow) events.push({ type: 'input_implausible', severity: 'error', input: 'room_temperature', value: roomC, after_s: cfg.safety.implausibleAfterS });
+
+  /* ---- input safe mode ---- */
+  const inputUnsafe = roomMissing || roomStale || stuck.implausible;
+  const safeSinceS = inputUnsafe ? (state.safeSinceS ?? nowS) : null;
+  const holdMinimum =
+    inputUnsafe && cfg.safety.staleAction === 'hold_minimum' && safeSinceS !== null && nowS - safeSinceS < cfg.safety.holdMinimumMaxS;
+  const safeMode = inputUnsafe || thermal.state.stopped;
+  if (safeMode && !state.safeMode) events.push({ type: 'safe_mode_entered', severity: 'warning', reasons: safeReasons() });
+  if (!safeMode && state.safeMode) events.push({ type: 'safe_mode_left', severity: 'info' });
+
+  function safeReasons(): string[] {
+    const r: string[] = [];
+    if (roomMissing) r.push('input_missing');
+    if (roomStale) r.push('input_stale');
+    if (stuck.implausible) r.push('input_implausible');
+    if (thermal.state.stopped) r.push('gpu_overtemp');
+    return r;
+  }
+
+  /* ---- what the room asks for, before the minimum times ---- */
+  const forcedOff = modeOff || (inputUnsafe && !holdMinimum) || overtemp.cut || windowOpen || thermal.state.stopped || fault || operator.drain;
+  const uEff = band.ceilingW > 0 ? band.efficientW / band.ceilingW : 1;
+  const continuous = demand >= uEff;
+  let cycle = state.cycle;
+  let want: boolean;
+  if (forcedOff || holdMinimum) {
+    want = holdMinimum;
+    cycle = null;
+  } else if (demand <= 0) {
+    want = false;
+    cycle = null;
+  } else if (continuous) {
+    want = true;
+    cycle = null;
+  } else {
+    // Time-proportional cycling at the efficient power.
+    const period = cfg.thermostat.cycleS;
+    if (cycle === null || nowS - cycle.startS >= period) cycle = { startS: nowS, onDone: false };
+    let onS = (demand / uEff) * period;
+    if (onS < cfg.thermostat.minOnS) onS = 0;
+    if (period - onS < cfg.thermostat.minOffS) onS = period;
+    const elapsed = nowS - cycle.startS;
+    if (!cycle.onDone && elapsed < onS) want = true;
+    else {
+      want = false;
+      cycle = { startS: cycle.startS, onDone: true };
+    }
+    reasons.push('cycling');
+  }
+
+  /* ---- minimum on/off times (safety overrides them) ---- */
+  let heat = want;
+  const held = state.heat.sinceS === null ? Infinity : nowS - state.heat.sinceS;
+  if (!forcedOff && !holdMinimum) {
+    if (state.heat.on && !want && held < cfg.thermostat.minOnS) {
+      heat = true;
+      reasons.push('min_on_time');
+    } else if (!state.heat.on && want && held < cfg.thermostat.minOffS) {
+      heat = false;
+      reasons.push('min_off_time');
+    }
+  }
+  const heatState = heat === state.heat.on ? state.heat : { on: heat, sinceS: nowS };
+
+  /* ---- queued jobs in a cycle's off-part: serve them at the efficient power ---- */
+  const jobsWaiting = !work.assumeWork && work.busy + work.queued > 0;
+  const serveQueued = !heat && !forcedOff && !holdMinimum && demand > 0 && jobsWaiting;
+  const serveWithoutHeat =
+    !heat && cfg.jobs.serveWithoutHeat && cfg.jobs.enabled && !modeOff && !operator.drain && !inputUnsafe && !overtemp.cut && !thermal.state.stopped && !fault;
+
+  /* ---- power limit ---- */
+  let targetW: number;
+  if (holdMinimum) targetW = band.floorW;
+  else if (heat && continuous) targetW = demand * band.ceilingW;
+  else if (heat || serveQueued) targetW = band.efficientW;
+  else targetW = band.floorW;
+  if (thermal.state.capW !== null) targetW = Math.min(targetW, thermal.state.capW);
+  targetW = Math.round(clamp(targetW, band.floorW, band.ceilingW));
+  const safetyReduction = forcedOff || holdMinimum || thermal.state.capW !== null || band.capped;
+  const plan = planLimitWrite(state.limit, {
+    nowS,
+    targetW,
+    enforcedW: gpu?.limitW ?? null,
+    safetyReduction,
+    supported: card.powerManagement,
+    deadbandW: cfg.heater.limitDeadbandW,
+    minIntervalS: cfg.heater.limitMinIntervalS,
+  });
+
+  /* ---- sequences, jobs, model ---- */
+  const maxSeq = cfg.llm.maxParallel;
+  let sequences = 0;
+  if (holdMinimum) sequences = 1;
+  else if (heat) sequences = maxSeq;
+  else if (serveQueued) sequences = Math.min(maxSeq, work.busy + work.queued);
+  else if (serveWithoutHeat) sequences = maxSeq;
+  const accepting =
+    cfg.jobs.enabled &&
+    !forcedOff &&
+    (holdMinimum || demand > 0 || heat || serveWithoutHeat);
+  const wantsHeat = heat || (want && !forcedOff) || (demand > 0 && !forcedOff);
+  const lastWantS = wantsHeat || serveWithoutHeat ? nowS : state.lastWantS;
+  // Mode off and drain release the model as soon as the work is done (the runtime never unloads
+  // under running jobs); other cut-offs may be brief, so the keep-alive applies.
+  const released = modeOff || operator.drain || !cfg.jobs.enabled;
+  const modelWanted = !released && (wantsHeat || serveWithoutHeat || (lastWantS !== null && nowS - lastWantS < cfg.llm.keepAliveS));
+
+  /* ---- phase, action, reasons ---- */
+  const busy = work.busy > 0;
+  const heatingNow = heat || serveQueued;
+  let phase: Phase;
+  if (modeOff) phase = busy ? 'draining' : 'off';
+  else if (fault) phase = 'fault';
+  else if (safeMode && !holdMinimum) phase = 'safe';
+  else if (heatingNow || holdMinimum) phase = work.modelLoading || (!work.modelLoaded && cfg.jobs.enabled) ? 'warming_up' : 'heating';
+  else phase = busy ? 'draining' : 'idle';
+  const action: Action = modeOff ? 'off' : heatingNow || holdMinimum ? 'heating' : 'idle';
+
+  if (modeOff) reasons.push('mode_off');
+  if (roomMissing) reasons.push('input_missing');
+  if (roomStale) reasons.push('input_stale');
+  if (stuck.implausible) reasons.push('input_implausible');
+  if (holdMinimum) reasons.push('hold_minimum');
+  if (windowOpen) reasons.push('window_open');
+  if (overtemp.cut) reasons.push('room_overtemp');
+  if (thermal.state.stopped) reasons.push('gpu_overtemp');
+  else if (thermal.state.capW !== null) reasons.push('gpu_throttle');
+  if (gpuStale) reasons.push('gpu_telemetry_stale');
+  if (work.fault !== null) reasons.push(work.fault);
+  if (operator.drain) reasons.push('draining');
+  if (!card.powerManagement) reasons.push('no_power_management');
+  if (band.capped) reasons.push('power_capped');
+  if (roomC !== null && !modeOff) reasons.push(roomC < sp.setpointC ? 'below_setpoint' : 'at_setpoint');
+  if (serveQueued) reasons.push('serving_queued');
+  if (serveWithoutHeat) reasons.push('serve_without_heat');
+  if (heat && !work.assumeWork && work.busy === 0 && work.queued === 0 && work.modelLoaded) reasons.push('no_work');
+  if (phase === 'warming_up') reasons.push('model_loading');
+
+  const decision: HeatDecision = {
+    mode: operator.mode,
+    preset: sp.preset,
+    phase,
+    action,
+    setpointC: sp.setpointC,
+    setpointSource: sp.source,
+    roomTempC: roomC,
+    outdoorTempC: outdoorC,
+    demand: round3(demand),
+    heat: heatingNow || holdMinimum,
+    targetLimitW: targetW,
+    writeLimit: plan.write,
+    sequences,
+    accepting,
+    modelWanted,
+    safeMode,
+    inputsStale: stale,
+    reasons,
+    overrideEnded: sp.overrideEnded,
+    events,
+  };
+  const next: CoreState = {
+    pi,
+    heat: heatState,
+    cycle,
+    lastWantS,
+    limit: plan.state,
+    overtemp: overtemp.state,
+    thermal: thermal.state,
+    stuck: stuck.state,
+    safeSinceS,
+    stale,
+    safeMode,
+    windowOpen,
+  };
+  return { state: next, decision };
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
