@@ -11,7 +11,7 @@ export function staleInputs(inputs: RoomInputs, cfg: ControlConfig['inputs'], no
   return INPUT_NAMES.filter((name) => {
     const spec = cfg[name];
     if (!spec.configured) return false;
-    return !isFresh(inputs[name], spec.maxAgeS, nowS);
+    return !isFresh<unknown>(inputs[name], spec.maxAgeS, nowS);
   });
 }
 
