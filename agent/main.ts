@@ -1,18 +1,90 @@
 #!/usr/bin/env node
-/** Entry point: the command line. The composition root (adapters, wiring) grows from here. */
+/**
+ * The composition root: the only place that knows the concrete adapters. It builds the command
+ * line and hands each command the factories it needs.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { buildProgram } from './cli/program.js';
 import { EXIT_CONFIG, EXIT_FAILURE } from './cli/exit-codes.js';
 import { ConfigError } from './config/config-error.js';
-import { errorMessage } from './errors.js';
+import { AgentError, errorMessage } from './errors.js';
+import type { AgentConfig } from './config/schema.js';
+import type { Logger } from './log.js';
+import { MqttBus } from './adapters/mqtt/mqtt-bus.js';
+import { nodeTopics } from './adapters/mqtt/topics.js';
+import { SimGpu } from './adapters/gpu/sim-gpu.js';
+import { resolveHeaterPhysics, tokensPerS } from './adapters/gpu/sim-heater-physics.js';
+import { JsonFileStore } from './adapters/system/json-file-store.js';
+import { systemClock } from './adapters/system/system-clock.js';
+import { AgentRuntime } from './runtime/agent-runtime.js';
+import { SimulatedWork } from './runtime/simulated-work.js';
+import type { HeaterPort } from './ports/heater.js';
+import { agentControllerFor } from './sim/agent-sim-factory.js';
+import { baselineController } from './sim/baseline-controller.js';
 
-buildProgram()
-  .parseAsync(process.argv)
-  .catch((err: unknown) => {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.format()}\n${err.message}\n`);
-      process.exitCode = EXIT_CONFIG;
-    } else {
-      process.stderr.write(`anchiale: ${errorMessage(err)}\n`);
-      process.exitCode = EXIT_FAILURE;
-    }
+export function buildAgent(config: AgentConfig, log: Logger, clock = systemClock): AgentRuntime {
+  const m = config.mqtt;
+  const topics = nodeTopics(m.base_topic, config.node.id);
+  const bus = new MqttBus(
+    {
+      url: m.url ?? '',
+      clientId: m.client_id ?? `anchiale-${config.node.id}`,
+      statusTopic: topics.status,
+      username: m.username,
+      password: m.password,
+      protocolVersion: m.protocol_version,
+      keepaliveS: m.keepalive_s,
+      reconnect: { minS: m.reconnect.min_s, maxS: m.reconnect.max_s },
+      tls: { caFile: m.tls.ca_file, certFile: m.tls.cert_file, keyFile: m.tls.key_file, rejectUnauthorized: m.tls.reject_unauthorized },
+      waitForConnect: false,
+    },
+    log,
+    Math.random,
+  );
+  const { assume_work: _assume, ...simPhysics } = config.heater.sim;
+  const physics = resolveHeaterPhysics(simPhysics);
+  let heater: HeaterPort;
+  if (config.heater.backend === 'sim') heater = new SimGpu(physics, config.llm.max_parallel, clock);
+  else throw new AgentError('backend_unavailable', 'heater.backend nvidia is not available in this build yet; use heater.backend: sim');
+  const model = config.llm.default_model ? config.llm.default_model.replace(/\.gguf$/i, '') : null;
+  const inference = new SimulatedWork({
+    model,
+    maxParallel: config.llm.max_parallel,
+    loadS: config.heater.backend === 'sim' ? physics.load_s : 0,
+    tokensPerS: (busy) => tokensPerS(physics, busy, heater.telemetry()?.powerW ?? 0),
   });
+  return new AgentRuntime({ config, log, clock, bus, heater, inference, store: new JsonFileStore(config.state.dir) });
+}
+
+const program = buildProgram({
+  run: { buildAgent: (config, log) => buildAgent(config, log) },
+  sim: {
+    controllers: {
+      pi: agentControllerFor,
+      hysteresis: (s) => baselineController('hysteresis', s),
+      tpi: (s) => baselineController('tpi', s),
+    },
+  },
+});
+
+/** True when this file is the process entry (not imported by a test). */
+function isEntry(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.format()}\n${err.message}\n`);
+    process.exitCode = EXIT_CONFIG;
+  } else {
+    process.stderr.write(`anchiale: ${errorMessage(err)}\n`);
+    process.exitCode = EXIT_FAILURE;
+  }
+});

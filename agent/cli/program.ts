@@ -1,11 +1,23 @@
 import { Command } from 'commander';
 import { registerConfigCommand } from './config-command.js';
+import { registerRunCommand, type RunCommandDeps } from './run-command.js';
+import { registerSimCommand, type SimCommandDeps } from './sim-command.js';
 
-/** The `anchiale` command line; each command registers itself here. */
-export function buildProgram(): Command {
+export interface ProgramDeps {
+  run: RunCommandDeps;
+  sim: SimCommandDeps;
+}
+
+/** The `anchiale` command line; each command registers itself here with what main.ts gives it. */
+export function buildProgram(deps?: ProgramDeps): Command {
   const program = new Command('anchiale')
     .description('AnchIAle: a GPU room heater that makes its heat with local LLM inference')
+    .version('0.1.0')
     .showHelpAfterError();
   registerConfigCommand(program);
+  if (deps) {
+    registerRunCommand(program, deps.run);
+    registerSimCommand(program, deps.sim);
+  }
   return program;
 }

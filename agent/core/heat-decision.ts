@@ -32,14 +32,17 @@ import type { Action, ControlConfig, CoreEvent, HeatDecision, InputName, Phase, 
 export const GPU_TELEMETRY_MAX_AGE_S = 30;
 /** Demand under this is treated as none (numerical dust of the integral). */
 const DEMAND_EPSILON = 0.01;
+/** The room within this of its setpoint (K) keeps the model loaded longer. */
+export const KEEP_NEAR_SETPOINT_K = 0.5;
+export const KEEP_STRETCH = 6;
 /** Default efficient power as a share of the card's maximum limit (the knee of tokens/s vs W). */
-export const EFFICIENT_SHARE_OF_MAX = 0.45;
+export const EFFICIENT_SHARE_OF_MAX = 0.43;
 
 export interface CoreState {
   pi: PiState;
   heat: { on: boolean; sinceS: number | null };
-  /** Current time-proportional cycle: its start and whether its on-part is over. */
-  cycle: { startS: number; onDone: boolean } | null;
+  /** Current time-proportional cycle: its start and its on-time (s). */
+  cycle: { startS: number; onS: number } | null;
   /** Last time the room wanted heat (for the model keep-alive). */
   lastWantS: number | null;
   limit: LimitWriteState;
@@ -190,18 +193,17 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
     want = true;
     cycle = null;
   } else {
-    // Time-proportional cycling at the efficient power.
+    // Time-proportional cycling at the efficient power (like TPI): the on-time is set at the
+    // start of each cycle from the demand then; the room's fast response within a cycle is ripple,
+    // not a reason to cut the on-part short.
     const period = cfg.thermostat.cycleS;
-    if (cycle === null || nowS - cycle.startS >= period) cycle = { startS: nowS, onDone: false };
-    let onS = (demand / uEff) * period;
-    if (onS < cfg.thermostat.minOnS) onS = 0;
-    if (period - onS < cfg.thermostat.minOffS) onS = period;
-    const elapsed = nowS - cycle.startS;
-    if (!cycle.onDone && elapsed < onS) want = true;
-    else {
-      want = false;
-      cycle = { startS: cycle.startS, onDone: true };
+    if (cycle === null || nowS - cycle.startS >= period) {
+      let onS = (demand / uEff) * period;
+      if (onS < cfg.thermostat.minOnS) onS = 0;
+      if (period - onS < cfg.thermostat.minOffS) onS = period;
+      cycle = { startS: nowS, onS };
     }
+    want = nowS - cycle.startS < cycle.onS;
     reasons.push('cycling');
   }
 
@@ -260,7 +262,11 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
   // Mode off and drain release the model as soon as the work is done (the runtime never unloads
   // under running jobs); other cut-offs may be brief, so the keep-alive applies.
   const released = modeOff || operator.drain || !cfg.jobs.enabled;
-  const modelWanted = !released && (wantsHeat || serveWithoutHeat || (lastWantS !== null && nowS - lastWantS < cfg.llm.keepAliveS));
+  // No load/unload thrash: a room that sits just above its setpoint will ask again soon, so the
+  // keep-alive stretches (up to KEEP_STRETCH × keep_alive_s) while the room stays near it.
+  const nearSetpoint = roomC !== null && roomC < sp.setpointC + KEEP_NEAR_SETPOINT_K && !forcedOff;
+  const keepS = cfg.llm.keepAliveS * (nearSetpoint ? KEEP_STRETCH : 1);
+  const modelWanted = !released && (wantsHeat || serveWithoutHeat || (lastWantS !== null && nowS - lastWantS < keepS));
 
   /* ---- phase, action, reasons ---- */
   const busy = work.busy > 0;

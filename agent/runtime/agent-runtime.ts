@@ -1,0 +1,472 @@
+/**
+ * The daemon's runtime: reads the building over the bus, decides every tick (and at once when an
+ * input changes), steers the heater and the work, publishes state and events, persists operator
+ * intent and counters. Constructors only assign; start() and stop() own the I/O.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname, cpus, totalmem, type as osType, release } from 'node:os';
+import { decide, initialCoreState, type CoreState } from '../core/heat-decision.js';
+import { accumulate, heatEstimateW, mergeCounters, zeroCounters, type EnergyCounters } from '../core/energy.js';
+import { applyOperatorCommand, initialOperatorState, sanitizeOperatorState, type OperatorCommand } from '../core/operator.js';
+import { createScheduleCursor, type ScheduleCursor } from '../core/schedule.js';
+import { freshValue } from '../core/safety.js';
+import type { ControlConfig, HeatDecision, OperatorState, TickInput } from '../core/types.js';
+import type { AgentConfig } from '../config/schema.js';
+import { controlConfigFrom } from '../config/control-config.js';
+import { configHash } from '../config/config-hash.js';
+import { mapInput } from '../adapters/mqtt/input-mapping.js';
+import { resolveInputSpecs } from '../adapters/mqtt/input-presets.js';
+import { InputRouter } from '../adapters/mqtt/topic-match.js';
+import { parseSetTopic } from '../adapters/mqtt/set-topics.js';
+import { nodeTopics, type NodeTopics } from '../adapters/mqtt/topics.js';
+import type { JsonFileStore } from '../adapters/system/json-file-store.js';
+import type { BusMessage, MessageBus } from '../ports/bus.js';
+import type { Clock } from '../ports/clock.js';
+import type { HeaterPort } from '../ports/heater.js';
+import type { InferencePort } from '../ports/inference.js';
+import type { Logger } from '../log.js';
+import { errorMessage } from '../errors.js';
+import { EventPublisher, type Severity } from './event-publisher.js';
+import { InputStore } from './input-store.js';
+import { buildStateSnapshot, type StateSnapshot } from './state-snapshot.js';
+import { StatePublisher } from './state-publisher.js';
+
+export const AGENT_VERSION = '0.1.0';
+/** Fixed control period; inputs also trigger a decision at once. */
+export const TICK_S = 5;
+/** Counters are persisted this often (and on stop). */
+const PERSIST_COUNTERS_S = 60;
+
+export interface StartableBus extends MessageBus {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface AgentRuntimeDeps {
+  config: AgentConfig;
+  log: Logger;
+  clock: Clock;
+  bus: StartableBus;
+  heater: HeaterPort;
+  inference: InferencePort;
+  store: JsonFileStore;
+  /** Tick period override (tests). */
+  tickS?: number;
+}
+
+interface PersistedOperator extends OperatorState {
+  /** Retained set/* payloads already applied: a retained message seen again at reconnect is not re-applied. */
+  appliedRetained?: Record<string, string>;
+}
+
+export class AgentRuntime {
+  private readonly log: Logger;
+  private readonly control: ControlConfig;
+  private readonly topics: NodeTopics;
+  private readonly inputs: InputStore;
+  private readonly router: InputRouter;
+  private readonly events: EventPublisher;
+  private readonly statePub: StatePublisher;
+  private readonly instanceId = randomUUID();
+  private readonly schedule: ScheduleCursor | null;
+  private core: CoreState = initialCoreState();
+  private operator: OperatorState;
+  private appliedRetained: Record<string, string> = {};
+  private counters: EnergyCounters = zeroCounters;
+  private lastDecision: HeatDecision | null = null;
+  private lastSnapshot: StateSnapshot | null = null;
+  private lastTickS: number | null = null;
+  private lastPersistS = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private tickQueued = false;
+  private running = false;
+  private stopping: Promise<void> | null = null;
+  private readonly unsubscribers: Array<() => void> = [];
+  /** Called after every decision (the demo's view, tests). */
+  onDecision: ((d: HeatDecision, s: StateSnapshot) => void) | null = null;
+
+  constructor(private readonly deps: AgentRuntimeDeps) {
+    const cfg = deps.config;
+    this.log = deps.log.child({ component: 'runtime' });
+    this.control = controlConfigFrom(cfg);
+    this.topics = nodeTopics(cfg.mqtt.base_topic, cfg.node.id, cfg.jobs.reply_prefix);
+    this.inputs = new InputStore(deps.clock);
+    this.router = new InputRouter(resolveInputSpecs(cfg.inputs));
+    this.events = new EventPublisher((p) => this.publishJson(this.topics.event, p, false), deps.log.child({ component: 'events' }), () => this.now());
+    this.statePub = new StatePublisher((s) => this.publishJson(this.topics.state, s, true), cfg.state.interval_s);
+    this.schedule = cfg.thermostat.schedule.entries.length > 0 ? createScheduleCursor(cfg.thermostat.schedule) : null;
+    this.operator = initialOperatorState(cfg.thermostat.mode);
+  }
+
+  get nodeTopics(): NodeTopics {
+    return this.topics;
+  }
+
+  get decision(): HeatDecision | null {
+    return this.lastDecision;
+  }
+
+  get snapshot(): StateSnapshot | null {
+    return this.lastSnapshot;
+  }
+
+  get operatorState(): OperatorState {
+    return this.operator;
+  }
+
+  get energy(): EnergyCounters {
+    return this.counters;
+  }
+
+  async start(): Promise<void> {
+    const { bus, heater, inference, store } = this.deps;
+    await store.ensureDir();
+    await this.restore();
+    await heater.start();
+    await inference.start();
+
+    this.unsubscribers.push(
+      bus.onMessage((m) => this.onMessage(m)),
+      bus.onConnect(() => this.onConnect()),
+      bus.onDisconnect((info) => this.log.warn({ reason: info.reason, refused: info.refused }, 'broker connection lost')),
+    );
+    for (const filter of this.router.subscriptions()) void this.subscribe(filter);
+    void this.subscribe(this.topics.setFilter);
+    void this.subscribe(this.topics.info);
+    void this.subscribe(this.topics.status);
+    await bus.start();
+
+    this.running = true;
+    this.tick();
+    this.timer = setInterval(() => this.tick(), (this.deps.tickS ?? TICK_S) * 1000);
+    this.log.info({ node: this.deps.config.node.id, mode: this.operator.mode, instance: this.instanceId }, 'agent started');
+  }
+
+  /** Ordered stop: no more ticks, work stopped, safe power limit, counters saved, `offline`. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const { bus, heater, inference } = this.deps;
+    await inference.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'inference stop failed'));
+    await heater.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'could not restore the safe power limit'));
+    await this.persistCounters();
+    for (const u of this.unsubscribers.splice(0)) u();
+    await bus.stop().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'broker disconnect failed'));
+    this.log.info({ energy_kwh: this.counters.energyKwh }, 'agent stopped');
+  }
+
+  /** Emits an event (rate-limited per type) — also used by ops and the job runtime. */
+  emitEvent(type: string, severity: Severity, fields: Record<string, unknown> = {}): void {
+    this.events.emit(type, severity, fields);
+  }
+
+  /** Applies an operator command (set topics, requests) and persists it. */
+  async command(cmd: OperatorCommand, source: string): Promise<void> {
+    const now = this.now();
+    const setpointInputC = this.control.inputs.setpoint.configured
+      ? freshValue(this.inputs.snapshot().setpoint, this.control.inputs.setpoint.maxAgeS, now.monoS)
+      : null;
+    this.operator = applyOperatorCommand(this.operator, cmd, { wallMs: now.wallMs, setpointInputC });
+    this.emitEvent('command', 'info', { command: cmd.kind, args: commandArgs(cmd), source, outcome: 'ok' });
+    await this.persistOperator();
+    this.requestTick();
+  }
+
+  /** Decide now (coalesced): reacting at once to input changes and commands. */
+  requestTick(): void {
+    if (this.tickQueued || !this.running) return;
+    this.tickQueued = true;
+    setImmediate(() => {
+      this.tickQueued = false;
+      if (this.running) this.tick();
+    });
+  }
+
+  /* ---------------- the control loop ---------------- */
+
+  private now(): { monoS: number; wallMs: number } {
+    return { monoS: this.deps.clock.monoS(), wallMs: this.deps.clock.wallMs() };
+  }
+
+  private tick(): void {
+    try {
+      this.tickUnsafe();
+    } catch (err) {
+      // The loop must survive anything: log, report, and try again next tick.
+      this.log.error({ err: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }, 'control tick failed');
+    }
+  }
+
+  private tickUnsafe(): void {
+    const { heater, inference } = this.deps;
+    const now = this.now();
+    const inf = inference.status();
+    const gpu = heater.telemetry();
+    const input: TickInput = {
+      now,
+      inputs: this.inputs.snapshot(),
+      operator: this.operator,
+      schedule: this.schedule ? this.schedule.at(now.wallMs) : null,
+      card: heater.limits(),
+      gpu,
+      work: {
+        busy: inf.busy,
+        queued: inf.queued,
+        modelLoaded: inf.modelLoaded,
+        modelLoading: inf.modelLoading,
+        assumeWork: inf.assumeWork,
+        fault: inf.fault,
+      },
+    };
+    const { state, decision } = decide(this.core, input, this.control);
+    this.core = state;
+    this.lastDecision = decision;
+
+    if (decision.overrideEnded && this.operator.override) {
+      this.log.info({ setpoint_c: this.operator.override.setpointC }, 'override ended');
+      this.operator = { ...this.operator, override: null };
+      void this.persistOperator();
+    }
+    if (decision.writeLimit) this.writeLimit(decision.targetLimitW);
+    inference.apply({ sequences: decision.sequences, accepting: decision.accepting, modelWanted: decision.modelWanted }, now.monoS);
+    const after = inference.status();
+    heater.observeWork?.({ busy: after.busy, modelLoaded: after.modelLoaded, modelLoading: after.modelLoading });
+    for (const e of decision.events) {
+      const { type, severity, ...fields } = e;
+      this.emitEvent(type, severity, fields);
+    }
+
+    // Energy: the best heat estimate since the last tick.
+    const wallPowerW = this.control.inputs.wall_power.configured
+      ? freshValue(input.inputs.wall_power, this.control.inputs.wall_power.maxAgeS, now.monoS)
+      : null;
+    const heatW = heatEstimateW(wallPowerW, gpu?.powerW ?? null, this.control.heater.hostW);
+    const dtS = this.lastTickS === null ? 0 : now.monoS - this.lastTickS;
+    this.lastTickS = now.monoS;
+    this.counters = accumulate(this.counters, {
+      powerW: heatW,
+      dtS,
+      busy: after.busy > 0,
+      tokens: inference.takeTokens(),
+    });
+    this.counters = { ...this.counters, jobsDone: Math.max(this.counters.jobsDone, after.jobsDone) };
+    if (now.monoS - this.lastPersistS >= PERSIST_COUNTERS_S) {
+      this.lastPersistS = now.monoS;
+      void this.persistCounters();
+    }
+
+    const snapshot = buildStateSnapshot({
+      wallMs: now.wallMs,
+      decision,
+      gpu: heater.telemetry(),
+      wallPowerW,
+      heatW,
+      energyKwh: this.counters.energyKwh,
+      llm: {
+        model: after.model,
+        loaded: after.modelLoaded,
+        accepting: after.accepting,
+        slots: after.slots,
+        maxSlots: after.maxSlots,
+        jobsActive: after.busy + after.queued,
+        jobsDone: after.jobsDone,
+        tokensPerS: after.tokensPerS,
+      },
+    });
+    this.lastSnapshot = snapshot;
+    if (this.deps.bus.connected) this.statePub.offer(snapshot, now.monoS);
+    this.onDecision?.(decision, snapshot);
+  }
+
+  private writeLimit(watts: number): void {
+    this.deps.heater.setPowerLimit(watts).then(
+      () => this.log.debug({ watts }, 'power limit written'),
+      (err: unknown) => {
+        const code = (err as { code?: string }).code ?? 'power_limit_failed';
+        this.log.error({ watts, code, err: errorMessage(err) }, 'power limit write failed');
+        this.emitEvent('power_limit_failed', 'error', { watts, code, message: errorMessage(err) });
+      },
+    );
+  }
+
+  /* ---------------- MQTT ---------------- */
+
+  private async subscribe(filter: string): Promise<void> {
+    try {
+      const { granted } = await this.deps.bus.subscribe(filter, 1);
+      if (!granted) this.log.error({ filter }, 'subscription refused by the broker (ACL?)');
+    } catch (err) {
+      this.log.error({ filter, err: errorMessage(err) }, 'subscribe failed');
+    }
+  }
+
+  private onConnect(): void {
+    this.publishJson(this.topics.info, this.info(), true);
+    if (this.lastSnapshot) this.statePub.offer({ ...this.lastSnapshot, ts: new Date(this.deps.clock.wallMs()).toISOString() }, this.deps.clock.monoS(), true);
+    this.requestTick();
+  }
+
+  private onMessage(m: BusMessage): void {
+    if (m.topic.startsWith(this.topics.setPrefix)) return void this.onSet(m);
+    if (m.topic === this.topics.info) return this.onOwnInfo(m);
+    if (m.topic === this.topics.status) return this.onOwnStatus(m);
+    const specs = this.router.route(m.topic);
+    for (const spec of specs) {
+      const r = mapInput(spec, m.payload);
+      if (r.ok) {
+        this.inputs.set(spec.name, r.value, r.sourceTimeMs);
+        this.requestTick();
+      } else if (r.code === 'empty') {
+        this.log.debug({ input: spec.name, topic: m.topic }, 'empty payload ignored (retained message cleared)');
+      } else {
+        this.log.warn({ input: spec.name, topic: m.topic, code: r.code, reason: r.reason }, 'input rejected');
+        this.emitEvent(r.code === 'implausible' ? 'input_implausible' : 'input_rejected', 'warning', {
+          input: spec.name,
+          topic: m.topic,
+          code: r.code,
+          reason: r.reason,
+        });
+      }
+    }
+  }
+
+  private async onSet(m: BusMessage): Promise<void> {
+    const what = m.topic.slice(this.topics.setPrefix.length);
+    const payloadText = m.payload.subarray(0, 64).toString('utf8');
+    if (m.retain && this.appliedRetained[what] === payloadText) {
+      this.log.debug({ what }, 'retained set message already applied');
+      return;
+    }
+    const card = this.deps.heater.limits();
+    const parsed = parseSetTopic(what, m.payload, {
+      minSetpointC: this.control.thermostat.minSetpointC,
+      maxSetpointC: this.control.thermostat.maxSetpointC,
+      minPowerW: card.minLimitW,
+      maxPowerW: Math.min(card.maxLimitW, this.control.heater.maxPowerW),
+    });
+    if (!parsed.ok) {
+      this.log.warn({ topic: m.topic, reason: parsed.reason }, 'set command rejected');
+      this.emitEvent('command_rejected', 'warning', { command: `set/${what}`, reason: parsed.reason, payload: payloadText });
+      return;
+    }
+    if (m.retain) this.appliedRetained[what] = payloadText;
+    try {
+      await this.command(parsed.command, m.retain ? 'set_retained' : 'set');
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'set command failed');
+    }
+  }
+
+  /** Another live process publishing this node's info is a twin with the same node id. */
+  private onOwnInfo(m: BusMessage): void {
+    if (m.retain) return; // our own previous run's retained info, or our echo at subscribe time
+    let other: { instance_id?: unknown; hostname?: unknown } = {};
+    try {
+      other = JSON.parse(m.payload.toString('utf8')) as typeof other;
+    } catch {
+      /* not ours */
+    }
+    if (other.instance_id === this.instanceId) return;
+    this.log.error({ node: this.deps.config.node.id, other_host: other.hostname, other_instance: other.instance_id }, 'another heater uses this node id');
+    this.emitEvent('duplicate_node_id', 'error', { node: this.deps.config.node.id, other_hostname: other.hostname ?? null, other_instance: other.instance_id ?? null });
+  }
+
+  /** A twin's last will (or a stray message) must not leave us shown offline while we run. */
+  private onOwnStatus(m: BusMessage): void {
+    if (!this.running || !this.deps.bus.connected) return;
+    if (m.payload.toString('utf8') === 'offline') {
+      this.log.warn('own status shows offline while running: re-asserting online');
+      void this.deps.bus.publish(this.topics.status, 'online', { qos: 1, retain: true }).catch(() => undefined);
+    }
+  }
+
+  private publishJson(topic: string, payload: unknown, retain: boolean): void {
+    this.deps.bus.publish(topic, JSON.stringify(payload), { qos: 1, retain }).catch((err: unknown) => {
+      this.log.warn({ topic, err: errorMessage(err) }, 'publish failed');
+    });
+  }
+
+  private info(): Record<string, unknown> {
+    const cfg = this.deps.config;
+    const inv = this.deps.heater.inventory();
+    const inf = this.deps.inference.status();
+    return {
+      agent_version: AGENT_VERSION,
+      node_id: cfg.node.id,
+      name: cfg.node.name,
+      location: cfg.node.location,
+      hostname: hostname(),
+      instance_id: this.instanceId,
+      started_at: new Date(this.deps.clock.wallMs()).toISOString(),
+      gpu: {
+        name: inv.name,
+        uuid: inv.uuid,
+        driver: inv.driver,
+        vram_mib: inv.vramMib,
+        min_limit_w: inv.minLimitW,
+        max_limit_w: inv.maxLimitW,
+        default_limit_w: inv.defaultLimitW,
+      },
+      host: { cpu: cpus()[0]?.model ?? null, mem_mib: Math.round(totalmem() / 1048576), os: `${osType()} ${release()}` },
+      models: inf.model ? [{ name: inf.model, size_bytes: null }] : [],
+      capabilities: { fleet_jobs: cfg.jobs.enabled && cfg.jobs.fleet, mqtt_version: cfg.mqtt.protocol_version },
+      config_hash: configHash(cfg),
+    };
+  }
+
+  /* ---------------- persistence ---------------- */
+
+  private async restore(): Promise<void> {
+    const { store } = this.deps;
+    try {
+      const op = await store.read<PersistedOperator>('operator.json');
+      if (op) {
+        this.operator = sanitizeOperatorState(op, this.operator);
+        this.appliedRetained = op.appliedRetained && typeof op.appliedRetained === 'object' ? { ...op.appliedRetained } : {};
+        this.log.info({ operator: this.operator }, 'operator state restored');
+      }
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'operator state unreadable: starting from the configured mode');
+    }
+    try {
+      const c = await store.read<EnergyCounters>('counters.json');
+      if (c) this.counters = mergeCounters(this.counters, sanitizeCounters(c));
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'counters unreadable: they restart from zero in memory, the file is kept');
+    }
+  }
+
+  private async persistOperator(): Promise<void> {
+    try {
+      await this.deps.store.write('operator.json', { ...this.operator, appliedRetained: this.appliedRetained });
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'cannot persist operator state');
+      this.emitEvent('state_write_failed', 'error', { file: 'operator.json', message: errorMessage(err) });
+    }
+  }
+
+  private async persistCounters(): Promise<void> {
+    try {
+      await this.deps.store.write('counters.json', this.counters);
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'cannot persist counters');
+      this.emitEvent('state_write_failed', 'error', { file: 'counters.json', message: errorMessage(err) });
+    }
+  }
+}
+
+function sanitizeCounters(c: Partial<EnergyCounters>): EnergyCounters {
+  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+  return { energyKwh: n(c.energyKwh), usefulKwh: n(c.usefulKwh), tokens: n(c.tokens), jobsDone: n(c.jobsDone) };
+}
+
+function commandArgs(cmd: OperatorCommand): Record<string, unknown> {
+  const { kind: _k, ...args } = cmd;
+  return args;
+}
