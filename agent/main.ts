@@ -20,10 +20,18 @@ import { systemClock } from './adapters/system/system-clock.js';
 import { AgentRuntime } from './runtime/agent-runtime.js';
 import { SimulatedWork } from './runtime/simulated-work.js';
 import type { HeaterPort } from './ports/heater.js';
+import type { Clock } from './ports/clock.js';
 import { agentControllerFor } from './sim/agent-sim-factory.js';
 import { baselineController } from './sim/baseline-controller.js';
 
-export function buildAgent(config: AgentConfig, log: Logger, clock = systemClock): AgentRuntime {
+export interface BuildAgentOptions {
+  clock?: Clock;
+  /** Control period override (tests, demo). */
+  tickS?: number;
+}
+
+export function buildAgent(config: AgentConfig, log: Logger, opts: BuildAgentOptions = {}): AgentRuntime {
+  const clock = opts.clock ?? systemClock;
   const m = config.mqtt;
   const topics = nodeTopics(m.base_topic, config.node.id);
   const bus = new MqttBus(
@@ -54,7 +62,7 @@ export function buildAgent(config: AgentConfig, log: Logger, clock = systemClock
     loadS: config.heater.backend === 'sim' ? physics.load_s : 0,
     tokensPerS: (busy) => tokensPerS(physics, busy, heater.telemetry()?.powerW ?? 0),
   });
-  return new AgentRuntime({ config, log, clock, bus, heater, inference, store: new JsonFileStore(config.state.dir) });
+  return new AgentRuntime({ config, log, clock, bus, heater, inference, store: new JsonFileStore(config.state.dir), tickS: opts.tickS });
 }
 
 const program = buildProgram({

@@ -45,6 +45,11 @@ export interface BusDisconnectInfo {
 
 export type Unsubscribe = () => void;
 
+export interface BusSubscribeOptions {
+  /** MQTT 5 retain-as-published: a live message keeps its publisher's retain flag (ignored on 3.1.1). */
+  retainAsPublished?: boolean;
+}
+
 export interface MessageBus {
   /**
    * QoS 1 resolves on PUBACK. While disconnected a QoS 1 publish waits in the client's in-memory
@@ -56,7 +61,7 @@ export interface MessageBus {
    * Adds the filter to the bus's subscriptions, which are made again on every (re)connect.
    * Resolves once the broker answered (now, or at the next connect while offline).
    */
-  subscribe(filter: string, qos?: 0 | 1): Promise<{ granted: boolean }>;
+  subscribe(filter: string, qos?: 0 | 1, opts?: BusSubscribeOptions): Promise<{ granted: boolean }>;
   unsubscribe(filter: string): Promise<void>;
   /** Handlers are called in order; one that throws is logged and does not affect the others. */
   onMessage(handler: (msg: BusMessage) => void): Unsubscribe;

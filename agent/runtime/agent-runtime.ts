@@ -82,6 +82,8 @@ export class AgentRuntime {
   private running = false;
   private stopping: Promise<void> | null = null;
   private readonly unsubscribers: Array<() => void> = [];
+  private connectedOnce = false;
+  private readonly connectWaiters: Array<() => void> = [];
   /** Called after every decision (the demo's view, tests). */
   onDecision: ((d: HeatDecision, s: StateSnapshot) => void) | null = null;
 
@@ -114,6 +116,17 @@ export class AgentRuntime {
     return this.operator;
   }
 
+  /** The card's enforced limit as last read (tests, the demo). */
+  heaterLimitW(): number | null {
+    return this.deps.heater.telemetry()?.limitW ?? null;
+  }
+
+  /** Connection statistics of the bus, when it keeps them. */
+  busStats(): { attempts: number; connects: number } | null {
+    const b = this.deps.bus as Partial<{ stats(): { attempts: number; connects: number } }>;
+    return typeof b.stats === 'function' ? b.stats() : null;
+  }
+
   get energy(): EnergyCounters {
     return this.counters;
   }
@@ -131,7 +144,7 @@ export class AgentRuntime {
       bus.onDisconnect((info) => this.log.warn({ reason: info.reason, refused: info.refused }, 'broker connection lost')),
     );
     for (const filter of this.router.subscriptions()) void this.subscribe(filter);
-    void this.subscribe(this.topics.setFilter);
+    void this.subscribe(this.topics.setFilter, { retainAsPublished: true });
     void this.subscribe(this.topics.info);
     void this.subscribe(this.topics.status);
     await bus.start();
@@ -297,16 +310,24 @@ export class AgentRuntime {
 
   /* ---------------- MQTT ---------------- */
 
-  private async subscribe(filter: string): Promise<void> {
+  private async subscribe(filter: string, opts: { retainAsPublished?: boolean } = {}): Promise<void> {
     try {
-      const { granted } = await this.deps.bus.subscribe(filter, 1);
+      const { granted } = await this.deps.bus.subscribe(filter, 1, opts);
       if (!granted) this.log.error({ filter }, 'subscription refused by the broker (ACL?)');
     } catch (err) {
       this.log.error({ filter, err: errorMessage(err) }, 'subscribe failed');
     }
   }
 
+  /** Resolves once connected with every subscription in place (at once if already so). */
+  whenConnected(): Promise<void> {
+    if (this.connectedOnce) return Promise.resolve();
+    return new Promise((resolve) => this.connectWaiters.push(resolve));
+  }
+
   private onConnect(): void {
+    this.connectedOnce = true;
+    for (const w of this.connectWaiters.splice(0)) w();
     this.publishJson(this.topics.info, this.info(), true);
     if (this.lastSnapshot) this.statePub.offer({ ...this.lastSnapshot, ts: new Date(this.deps.clock.wallMs()).toISOString() }, this.deps.clock.monoS(), true);
     this.requestTick();
@@ -355,6 +376,8 @@ export class AgentRuntime {
       this.emitEvent('command_rejected', 'warning', { command: `set/${what}`, reason: parsed.reason, payload: payloadText });
       return;
     }
+    // With MQTT 5 retain-as-published, a live retained command is flagged too: remember it, so its
+    // re-delivery at the next (re)connect is not mistaken for a new command.
     if (m.retain) this.appliedRetained[what] = payloadText;
     try {
       await this.command(parsed.command, m.retain ? 'set_retained' : 'set');

@@ -25,9 +25,10 @@ export class SimGpu implements HeaterPort {
     this.started = true;
   }
 
+  /** Restores the safe (minimum) limit; the card keeps reporting (it is still there). */
   async stop(): Promise<void> {
     this.limitW = this.physics.min_limit_w;
-    this.started = false;
+    this.work = { busy: 0, modelLoaded: false, modelLoading: false };
   }
 
   limits(): CardLimits {

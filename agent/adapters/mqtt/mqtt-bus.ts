@@ -10,6 +10,7 @@ import { AgentError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type {
   BusDisconnectInfo,
+  BusSubscribeOptions,
   BusMessage,
   BusMessageProperties,
   BusPublishOptions,
@@ -304,6 +305,8 @@ function fromPacketProperties(p: IPublishPacket['properties']): BusMessageProper
 
 interface SubscriptionEntry {
   qos: 0 | 1;
+  /** MQTT 5 retain-as-published: live messages keep the publisher's retain flag. */
+  rap: boolean;
   /** subscribe() calls waiting for the broker's answer. */
   waiters: Array<{ resolve: (r: { granted: boolean }) => void; reject: (e: Error) => void }>;
 }
@@ -470,14 +473,15 @@ export class MqttBus implements MessageBus {
     }
   }
 
-  subscribe(filter: string, qos: 0 | 1 = 1): Promise<{ granted: boolean }> {
+  subscribe(filter: string, qos: 0 | 1 = 1, opts: BusSubscribeOptions = {}): Promise<{ granted: boolean }> {
     if (this.stopped) return Promise.reject(new AgentError('mqtt_stopped', `mqtt bus stopped: cannot subscribe ${filter}`));
     let entry = this.subscriptions.get(filter);
     if (!entry) {
-      entry = { qos, waiters: [] };
+      entry = { qos, rap: opts.retainAsPublished === true, waiters: [] };
       this.subscriptions.set(filter, entry);
     }
     entry.qos = qos;
+    entry.rap = opts.retainAsPublished === true;
     const e = entry;
     return new Promise((resolve, reject) => {
       e.waiters.push({ resolve, reject });
@@ -572,7 +576,8 @@ export class MqttBus implements MessageBus {
 
   private async subscribeNow(client: MqttClient, filter: string, entry: SubscriptionEntry): Promise<void> {
     const outcome = await new Promise<SubscribeOutcome>((resolve) => {
-      client.subscribe(filter, { qos: entry.qos }, (err) => {
+      const rap = entry.rap && this.protocolVersion === 5 ? { rap: true } : {};
+      client.subscribe(filter, { qos: entry.qos, ...rap }, (err) => {
         if (!err) return resolve({ granted: true });
         const packet = (err as { packet?: { cmd?: string } }).packet;
         resolve(packet?.cmd === 'suback' ? { granted: false } : 'connection_lost');
