@@ -28,6 +28,8 @@ export interface BuildAgentOptions {
   clock?: Clock;
   /** Control period override (tests, demo). */
   tickS?: number;
+  /** A heater built by the caller (the demo shares its simulated card with the room). */
+  heater?: HeaterPort;
 }
 
 export function buildAgent(config: AgentConfig, log: Logger, opts: BuildAgentOptions = {}): AgentRuntime {
@@ -53,7 +55,8 @@ export function buildAgent(config: AgentConfig, log: Logger, opts: BuildAgentOpt
   const { assume_work: _assume, ...simPhysics } = config.heater.sim;
   const physics = resolveHeaterPhysics(simPhysics);
   let heater: HeaterPort;
-  if (config.heater.backend === 'sim') heater = new SimGpu(physics, config.llm.max_parallel, clock);
+  if (opts.heater) heater = opts.heater;
+  else if (config.heater.backend === 'sim') heater = new SimGpu(physics, config.llm.max_parallel, clock);
   else throw new AgentError('backend_unavailable', 'heater.backend nvidia is not available in this build yet; use heater.backend: sim');
   const model = config.llm.default_model ? config.llm.default_model.replace(/\.gguf$/i, '') : null;
   const inference = new SimulatedWork({
@@ -67,6 +70,7 @@ export function buildAgent(config: AgentConfig, log: Logger, opts: BuildAgentOpt
 
 const program = buildProgram({
   run: { buildAgent: (config, log) => buildAgent(config, log) },
+  demo: { buildAgent: (config, log, o) => buildAgent(config, log, o) },
   sim: {
     controllers: {
       pi: agentControllerFor,

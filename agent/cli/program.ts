@@ -2,10 +2,12 @@ import { Command } from 'commander';
 import { registerConfigCommand } from './config-command.js';
 import { registerRunCommand, type RunCommandDeps } from './run-command.js';
 import { registerSimCommand, type SimCommandDeps } from './sim-command.js';
+import { registerDemoCommand, type DemoDeps } from './demo-command.js';
 
 export interface ProgramDeps {
   run: RunCommandDeps;
   sim: SimCommandDeps;
+  demo: DemoDeps;
 }
 
 /** The `anchiale` command line; each command registers itself here with what main.ts gives it. */
@@ -18,6 +20,7 @@ export function buildProgram(deps?: ProgramDeps): Command {
   if (deps) {
     registerRunCommand(program, deps.run);
     registerSimCommand(program, deps.sim);
+    registerDemoCommand(program, deps.demo);
   }
   return program;
 }
