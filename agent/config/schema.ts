@@ -9,6 +9,8 @@
  * - thermostat.pi {kp, ti_s, outdoor_gain}: PI gains (demand per K of error, integral time,
  *   demand per K of setpoint − outdoor);
  * - thermostat.cycle_s: period of time-proportional cycling below the efficient power;
+ * - thermostat.precharge_k: after the unit at full power let the room fall out of the comfort band,
+ *   aim this much above the setpoint for a day (heat stored in the building mass);
  * - heater.efficient_power_w: power the card runs at when cycling (null: derived from the card);
  * - safety.hold_minimum_max_s: longest hold of stale_action hold_minimum;
  * - mqtt.password: exists in the type, but only the environment or mqtt.password_file may set it
@@ -20,6 +22,7 @@
  */
 import { z } from 'zod';
 import { CronExpressionParser } from 'cron-parser';
+import { isTimeZone } from '../core/schedule.js';
 import type { InputName } from '../core/types.js';
 import { AgentError } from '../errors.js';
 import { resolveInputSpec, type InputPreset, type InputFormat } from '../adapters/mqtt/input-presets.js';
@@ -56,14 +59,7 @@ const topicPrefix = () =>
     message: 'must be a topic without + or #, not starting with $ or /, not ending with /',
   });
 
-export function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return tz.length > 0;
-  } catch {
-    return false;
-  }
-}
+export { isTimeZone };
 
 /** The canonical spelling of a valid zone (europe/paris → Europe/Paris); the input when invalid. */
 function canonicalTimeZone(tz: string): string {
@@ -249,13 +245,19 @@ const thermostatSchema = z
     controller: z.enum(['pi', 'tpi', 'hysteresis']).default('pi').describe('Control law: pi | tpi | hysteresis'),
     pi: z
       .strictObject({
-        kp: z.number().positive().default(2.0).describe('Demand per K of error'),
+        kp: z.number().positive().default(2.5).describe('Demand per K of error'),
         ti_s: seconds().default(3600).describe('Integral time (s)'),
         outdoor_gain: z.number().nonnegative().default(0).describe('Demand per K of (setpoint − outdoor)'),
       })
       .prefault({})
       .describe('PI controller gains'),
     cycle_s: seconds().default(1800).describe('Period of time-proportional cycling below the efficient power (s)'),
+    precharge_k: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.3)
+      .describe('After the unit at full power let the room fall below the comfort band, aim this much above the setpoint for a day to store heat in the building mass (K; 0 disables)'),
     min_on_s: seconds().default(300).describe('Shortest heating period once started (s)'),
     min_off_s: seconds().default(300).describe('Shortest pause once stopped (s)'),
     schedule: z

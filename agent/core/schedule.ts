@@ -66,6 +66,21 @@ export const SCHEDULE_LOOKAHEAD_MS = 14 * DAY_MS;
 /** Guard against absurdly dense expressions (e.g. every second) in loops over firings. */
 const MAX_FIRINGS = 200_000;
 
+/** True when `timezone` is an IANA zone this runtime knows. */
+export function isTimeZone(timezone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+    return timezone.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The instant (epoch ms) of a local wall-clock time in `timezone` (DST gaps move forward). */
+export function localWallToInstant(timezone: string, localMs: number): number {
+  return createZone(timezone).toInstant(localMs);
+}
+
 interface Zone {
   /** Offset (ms) of local wall time from UTC at an instant. */
   offsetAt(instantMs: number): number;
