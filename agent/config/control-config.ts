@@ -32,6 +32,7 @@ export function controlConfigFrom(cfg: AgentConfig): ControlConfig {
       minOffS: t.min_off_s,
       pi: { kp: t.pi.kp, tiS: t.pi.ti_s, outdoorGain: t.pi.outdoor_gain },
       cycleS: t.cycle_s,
+      prechargeK: t.precharge_k,
     },
     heater: {
       maxPowerW: h.max_power_w,

@@ -28,6 +28,7 @@ import { AgentError } from '../errors.js';
 import { resolveInputSpec, type InputPreset, type InputFormat } from '../adapters/mqtt/input-presets.js';
 import { isValidTopicName } from '../adapters/mqtt/topic-match.js';
 import { FALLBACK_NODE_ID, NODE_ID_PATTERN } from './node-id.js';
+import { isLoopbackHost } from '../ops/listen-address.js';
 
 /* ---------- building blocks ---------- */
 
@@ -422,8 +423,19 @@ const metricsSchema = z.strictObject({
     }, 'must be host:port, e.g. 127.0.0.1:9464')
     .nullable()
     .default(null)
-    .describe('host:port of the Prometheus endpoint; null: none'),
-});
+    .describe('host:port of the Prometheus endpoint; null: none. Loopback only (127.0.0.0/8, [::1], localhost) unless allow_remote'),
+  allow_remote: z
+    .boolean()
+    .default(false)
+    .describe('Also accept a non-loopback listen address (the endpoint has no authentication: firewall it)'),
+}).superRefine((m, ctx) => {
+  if (typeof m.listen !== 'string' || m.allow_remote === true) return;
+  const match = LISTEN_RE.exec(m.listen);
+  const host = match ? m.listen.slice(0, m.listen.length - match[1]!.length - 1) : null;
+  if (host !== null && !isLoopbackHost(host)) {
+    ctx.addIssue({ code: 'custom', path: ['listen'], message: 'not a loopback address: the endpoint has no authentication; set metrics.allow_remote: true to serve it on the network' });
+  }
+}, always);
 
 /* ---------- the whole file ---------- */
 

@@ -9,8 +9,16 @@
  *    the ceiling, every sequence busy;
  *  - 0 < demand < efficient/max: time-proportional cycling between idle and the efficient power
  *    (like TPI), never a starved card at its minimum limit;
- *  - safety overrides everything at once; minimum on/off times hold otherwise.
+ *  - jobs are accepted (and the model loaded) only while the room wants heat in the current cycle;
+ *    an accepted job is always served; with scarce work (jobs, none waiting) the card runs what it
+ *    gets at its ceiling while the room is under the target, since the work sets the heat;
+ *  - pre-charge: for a day after the unit at full power let the room fall out of the comfort band
+ *    (capacity-memory.ts), the PI aims thermostat.precharge_k above the setpoint, storing spare
+ *    heat in the building's mass for the next cold period;
+ *  - safety overrides everything at once; minimum on/off times hold otherwise, except after a
+ *    stuck-sensor probe: the cut ends as soon as the sensor moves (it proved alive).
  */
+import { initialCapacityState, trackCapacity, type CapacityState } from './capacity-memory.js';
 import { clamp, initialPiState, piStep, type PiState } from './pi-controller.js';
 import { initialLimitWriteState, planLimitWrite, type LimitWriteState } from './limit-actuator.js';
 import {
@@ -35,12 +43,22 @@ const DEMAND_EPSILON = 0.01;
 /** The room within this of its setpoint (K) keeps the model loaded longer. */
 export const KEEP_NEAR_SETPOINT_K = 0.5;
 export const KEEP_STRETCH = 6;
-/** Default efficient power as a share of the card's maximum limit (the knee of tokens/s vs W). */
-export const EFFICIENT_SHARE_OF_MAX = 0.43;
+/**
+ * Default efficient power as a share of the card's maximum limit: just under the knee of tokens/s
+ * vs W (0.43). Under the knee throughput collapses; a little under it the card makes ~1 % fewer
+ * tokens per joule but cycles with shorter idle off-parts, so more of the room's heat comes from work.
+ */
+export const EFFICIENT_SHARE_OF_MAX = 0.42;
+/** How long a capacity shortfall keeps the pre-charge on: the cold period recurs daily. */
+export const PRECHARGE_MEMORY_S = 24 * 3600;
 
 export interface CoreState {
   pi: PiState;
-  heat: { on: boolean; sinceS: number | null };
+  /**
+   * Heating or not since `sinceS`. `probe`: this pause was forced by the stuck-sensor check, a probe
+   * that ends as soon as the sensor proves alive (it moves when the heat stops), without min_off_s.
+   */
+  heat: { on: boolean; sinceS: number | null; probe?: boolean };
   /** Current time-proportional cycle: its start and its on-time (s). */
   cycle: { startS: number; onS: number } | null;
   /** Last time the room wanted heat (for the model keep-alive). */
@@ -49,6 +67,7 @@ export interface CoreState {
   overtemp: OvertempState;
   thermal: GpuThermalState;
   stuck: StuckState;
+  capacity: CapacityState;
   /** Start of the current input safe mode (for hold_minimum's time limit). */
   safeSinceS: number | null;
   stale: InputName[];
@@ -66,6 +85,7 @@ export function initialCoreState(): CoreState {
     overtemp: { sinceS: null },
     thermal: initialGpuThermalState,
     stuck: initialStuckState,
+    capacity: initialCapacityState,
     safeSinceS: null,
     stale: [],
     safeMode: false,
@@ -133,6 +153,12 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
   /* ---- controller ---- */
   const blockedBeforeDemand = modeOff || roomC === null || overtemp.cut || windowOpen || thermal.state.stopped || fault || operator.drain;
   const starved = state.heat.on && !work.assumeWork && work.busy === 0 && work.queued === 0;
+  // Pre-charge: the unit was capacity-limited within the last day, so it aims a little above the
+  // setpoint while it has spare capacity, storing heat in the building's mass for the next cold period.
+  const cap0 = state.capacity.shortfallS;
+  const precharging = cap0 !== null && nowS - cap0 < PRECHARGE_MEMORY_S && cfg.thermostat.prechargeK > 0;
+  /** What the PI aims at: the setpoint, plus the pre-charge while it is on. */
+  const targetC = sp.setpointC + (precharging ? cfg.thermostat.prechargeK : 0);
   let pi = state.pi;
   let demand = 0;
   if (modeOff) {
@@ -144,7 +170,7 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
       state.pi,
       {
         nowS,
-        setpointC: sp.setpointC,
+        setpointC: targetC,
         roomTempC: roomC,
         outdoorTempC: outdoorC,
         canIntegrateUp: !blockedBeforeDemand && !starved && !work.modelLoading,
@@ -214,23 +240,28 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
     if (state.heat.on && !want && held < cfg.thermostat.minOnS) {
       heat = true;
       reasons.push('min_on_time');
-    } else if (!state.heat.on && want && held < cfg.thermostat.minOffS) {
+    } else if (!state.heat.on && want && held < cfg.thermostat.minOffS && state.heat.probe !== true) {
       heat = false;
       reasons.push('min_off_time');
     }
   }
-  const heatState = heat === state.heat.on ? state.heat : { on: heat, sinceS: nowS };
+  const heatState =
+    heat === state.heat.on ? state.heat : heat ? { on: true, sinceS: nowS } : { on: false, sinceS: nowS, probe: stuck.implausible };
 
-  /* ---- queued jobs in a cycle's off-part: serve them at the efficient power ---- */
+  /* ---- accepted jobs outside the heating time: serve them at the efficient power ---- */
   const jobsWaiting = !work.assumeWork && work.busy + work.queued > 0;
-  const serveQueued = !heat && !forcedOff && !holdMinimum && demand > 0 && jobsWaiting;
+  const serveQueued = !heat && !forcedOff && !holdMinimum && jobsWaiting;
+  // Work-limited: jobs (not a backlog) and none waiting, so the work, not the limit, sets the heat.
+  // Under the target the card then runs what it gets at its ceiling: a limit modulated down would
+  // only make the scarce work give less heat while the room is still short of it.
+  const workLimited = !work.assumeWork && work.queued === 0;
   const serveWithoutHeat =
     !heat && cfg.jobs.serveWithoutHeat && cfg.jobs.enabled && !modeOff && !operator.drain && !inputUnsafe && !overtemp.cut && !thermal.state.stopped && !fault;
 
   /* ---- power limit ---- */
   let targetW: number;
   if (holdMinimum) targetW = band.floorW;
-  else if (heat && continuous) targetW = demand * band.ceilingW;
+  else if (heat && continuous) targetW = workLimited && roomC !== null && roomC < targetC ? band.ceilingW : demand * band.ceilingW;
   else if (heat || serveQueued) targetW = band.efficientW;
   else targetW = band.floorW;
   if (thermal.state.capW !== null) targetW = Math.min(targetW, thermal.state.capW);
@@ -244,7 +275,12 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
     supported: card.powerManagement,
     deadbandW: cfg.heater.limitDeadbandW,
     minIntervalS: cfg.heater.limitMinIntervalS,
+    atRangeEnd: targetW === band.ceilingW || targetW === band.floorW,
   });
+
+  /* ---- capacity memory: saturated at the ceiling with more work than it can do ---- */
+  const saturated = heat && continuous && demand >= 1 && targetW >= band.ceilingW && (work.assumeWork || work.queued > 0);
+  const capacity = trackCapacity(state.capacity, { nowS, roomC, setpointC: sp.setpointC, saturated, memoryS: PRECHARGE_MEMORY_S });
 
   /* ---- sequences, jobs, model ---- */
   const maxSeq = cfg.llm.maxParallel;
@@ -253,15 +289,20 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
   else if (heat) sequences = maxSeq;
   else if (serveQueued) sequences = Math.min(maxSeq, work.busy + work.queued);
   else if (serveWithoutHeat) sequences = maxSeq;
+  // The room wants heat now or within the current cycle. A demand too small to give an on-part
+  // (its on-time would be under min_on_s) neither loads the model nor takes jobs: their heat is
+  // not wanted here (they go to a heater whose room wants it).
+  const heatPlanned = !forcedOff && (want || (cycle !== null && cycle.onS > 0));
   const accepting =
     cfg.jobs.enabled &&
     !forcedOff &&
-    (holdMinimum || demand > 0 || heat || serveWithoutHeat);
-  const wantsHeat = heat || (want && !forcedOff) || (demand > 0 && !forcedOff);
+    (holdMinimum || heat || heatPlanned || serveWithoutHeat);
+  const wantsHeat = heat || heatPlanned || serveQueued;
   const lastWantS = wantsHeat || serveWithoutHeat ? nowS : state.lastWantS;
   // Mode off and drain release the model as soon as the work is done (the runtime never unloads
   // under running jobs); other cut-offs may be brief, so the keep-alive applies.
-  const released = modeOff || operator.drain || !cfg.jobs.enabled;
+  const needsModel = cfg.jobs.enabled || work.assumeWork;
+  const released = modeOff || operator.drain || !needsModel;
   // No load/unload thrash: a room that sits just above its setpoint will ask again soon, so the
   // keep-alive stretches (up to KEEP_STRETCH × keep_alive_s) while the room stays near it.
   const nearSetpoint = roomC !== null && roomC < sp.setpointC + KEEP_NEAR_SETPOINT_K && !forcedOff;
@@ -275,7 +316,7 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
   if (modeOff) phase = busy ? 'draining' : 'off';
   else if (fault) phase = 'fault';
   else if (safeMode && !holdMinimum) phase = 'safe';
-  else if (heatingNow || holdMinimum) phase = work.modelLoading || (!work.modelLoaded && cfg.jobs.enabled) ? 'warming_up' : 'heating';
+  else if (heatingNow || holdMinimum) phase = work.modelLoading || (!work.modelLoaded && needsModel) ? 'warming_up' : 'heating';
   else phase = busy ? 'draining' : 'idle';
   const action: Action = modeOff ? 'off' : heatingNow || holdMinimum ? 'heating' : 'idle';
 
@@ -294,6 +335,7 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
   if (!card.powerManagement) reasons.push('no_power_management');
   if (band.capped) reasons.push('power_capped');
   if (roomC !== null && !modeOff) reasons.push(roomC < sp.setpointC ? 'below_setpoint' : 'at_setpoint');
+  if (precharging) reasons.push('precharge');
   if (serveQueued) reasons.push('serving_queued');
   if (serveWithoutHeat) reasons.push('serve_without_heat');
   if (heat && !work.assumeWork && work.busy === 0 && work.queued === 0 && work.modelLoaded) reasons.push('no_work');
@@ -330,6 +372,7 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
     overtemp: overtemp.state,
     thermal: thermal.state,
     stuck: stuck.state,
+    capacity: capacity.state,
     safeSinceS,
     stale,
     safeMode,

@@ -1,7 +1,9 @@
 /**
  * When to write the GPU power limit: only when it must change (deadband), at most once per
  * interval, except safety reductions which go at once; a mismatch read back from the card
- * (driver re-initialisation, someone else's write) counts as a change.
+ * (driver re-initialisation, someone else's write) counts as a change. A target at an end of the
+ * range (full power, or the floor) is not subject to the deadband: a modulating limit that climbs
+ * to the ceiling in small steps would otherwise stay stuck just under it.
  */
 
 export interface LimitWriteState {
@@ -26,6 +28,11 @@ export interface LimitWriteInput {
   supported: boolean;
   deadbandW: number;
   minIntervalS: number;
+  /**
+   * The target is an end of the usable range (the ceiling, or the floor): it is written even when
+   * within the deadband, so that the card is never left a few watts short of full power.
+   */
+  atRangeEnd?: boolean;
 }
 
 export const initialLimitWriteState: LimitWriteState = { lastWrittenW: null, lastWriteS: null };
@@ -44,7 +51,7 @@ export function planLimitWrite(state: LimitWriteState, i: LimitWriteInput): Limi
   if (diff < i.deadbandW && i.targetW !== current && i.safetyReduction && i.targetW < current) {
     return wrote('safety');
   }
-  if (diff < i.deadbandW || diff === 0) return { write: false, state, why: 'deadband' };
+  if (diff === 0 || (diff < i.deadbandW && i.atRangeEnd !== true)) return { write: false, state, why: 'deadband' };
   if (i.safetyReduction && i.targetW < current) return wrote('safety');
   if (i.nowS - state.lastWriteS < i.minIntervalS) return { write: false, state, why: 'interval' };
   const mismatch = i.enforcedW !== null && state.lastWrittenW !== null && Math.abs(i.enforcedW - state.lastWrittenW) >= i.deadbandW;

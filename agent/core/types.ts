@@ -112,6 +112,11 @@ export interface ControlConfig {
     pi: { kp: number; tiS: number; outdoorGain: number };
     /** Period of time-proportional cycling when less heat is wanted than the efficient power makes. */
     cycleS: number;
+    /**
+     * Pre-charge (K above the setpoint) while the unit was capacity-limited within the last day:
+     * spare capacity is stored in the building's mass for the next cold period. 0 disables.
+     */
+    prechargeK: number;
   };
   heater: {
     maxPowerW: number;

@@ -196,12 +196,12 @@ describe('heat decision: control', () => {
   it('below the efficient power it cycles in time at the efficient limit, not at the bottom of the range', () => {
     const cfg = testControlConfig({ ...proportionalOnly });
     const band = powerBand({ card: testCard, operator: autoOperator }, cfg);
-    assert.deepEqual(band, { floorW: 100, efficientW: 151, ceilingW: 300, capped: false });
-    // demand 0.5·(20 − 19.5) = 0.25; uEff = 151/300 → duty 0.497 → on 894 s of each 1800 s.
+    assert.deepEqual(band, { floorW: 100, efficientW: 147, ceilingW: 300, capped: false });
+    // demand 0.5·(20 − 19.5) = 0.25; uEff = 147/300 → duty 0.510 → on 918 s of each 1800 s.
     const ds: HeatDecision[] = run(cfg, Array.from({ length: 361 }, (_, k) => tickAt(k * 10, 19.5)));
     const onTicks = ds.slice(0, 180).filter((d) => d.heat).length;
-    assert.ok(onTicks >= 89 && onTicks <= 90, `on for ~894 s of the first cycle, got ${onTicks * 10} s`);
-    for (const d of ds.filter((x) => x.heat)) assert.equal(d.targetLimitW, 151);
+    assert.equal(onTicks, 92, `on for ~918 s of the first cycle (ticks 0..910 s), got ${onTicks * 10} s`);
+    for (const d of ds.filter((x) => x.heat)) assert.equal(d.targetLimitW, 147);
     assert.ok(ds.every((d) => d.reasons.includes('cycling')));
     assert.ok(ds.every((d) => d.accepting), 'the room wants heat all along: jobs are accepted');
     assert.ok(ds.every((d) => d.modelWanted), 'no unload between cycles');
@@ -225,7 +225,7 @@ describe('heat decision: control', () => {
     const off = ds.find((d) => d.reasons.includes('serving_queued'))!;
     assert.ok(off, 'an off-part with queued work serves it');
     assert.equal(off.sequences, 2);
-    assert.equal(off.targetLimitW, 151);
+    assert.equal(off.targetLimitW, 147);
   });
 
   it('the limit is written only past the deadband and at most once per interval', () => {
@@ -301,5 +301,137 @@ describe('PI controller', () => {
     for (let t = 0; t <= 3600; t += 60) ticks.push(tickAt(t, 19.9)); // error 0.1 K for 1 h
     const ds = run(cfg, ticks);
     assert.ok(ds[ds.length - 1]!.demand > ds[0]!.demand + 0.15, `${ds[0]!.demand} → ${ds[ds.length - 1]!.demand}`);
+  });
+});
+
+describe('heat decision: tuning rules', () => {
+  const gpuAt = (t: number, limit: number) => ({ powerW: 250, tempC: 60, utilPct: 99, memUsedMib: 1, pstate: 'P2', limitW: limit, atMonoS: t });
+
+  it('a limit climbing to the ceiling is written even within the deadband; mid-range it is not', () => {
+    const cfg = testControlConfig({ ...proportionalOnly });
+    // demand = 0.5·(20 − room); [t, room, enforced limit read back, target, written]
+    const table: Array<[number, number, number, number, boolean]> = [
+      [0, 18.02, 350, 297, true], // first write
+      [40, 18.04, 297, 294, false], // 3 W down, mid-range: deadband
+      [80, 17.0, 297, 300, true], // 3 W up to the ceiling: written, never left just short of full power
+      [120, 17.0, 300, 300, false], // nothing to change
+    ];
+    const ds = run(cfg, table.map(([t, room, enforced]) => tickAt(t, room, { gpu: gpuAt(t, enforced) })));
+    table.forEach(([t, , , target, write], i) => {
+      assert.equal(ds[i]!.targetLimitW, target, `target at t=${t}`);
+      assert.equal(ds[i]!.writeLimit, write, `write at t=${t}`);
+    });
+  });
+
+  it('stuck-sensor probe: heat stops until the sensor moves 0.1 K, then resumes at once (no min_off_s)', () => {
+    const cfg = testControlConfig({ safety: { implausibleAfterS: 3600 }, thermostat: { minOffS: 300 } });
+    const ticks: TickInput[] = [];
+    for (let t = 0; t <= 4200; t += 600) ticks.push(tickAt(t, 18.0));
+    // [t, room, heat, phase, reason expected]
+    const table: Array<[number, number, boolean, string, string | null]> = [
+      [4210, 17.95, false, 'safe', 'input_implausible'], // 0.05 K: no proof of life yet
+      [4220, 17.88, true, 'heating', null], // 0.12 K: alive, heat at once, 20 s after the cut
+      [4230, 17.9, true, 'heating', null],
+    ];
+    for (const [t, room] of table) ticks.push(tickAt(t, room));
+    const ds = run(cfg, ticks);
+    assert.equal(ds[7]!.heat, false, 'flagged at t=4200: the probe cuts heat');
+    assert.deepEqual(types(ds[7]!), ['input_implausible', 'safe_mode_entered']);
+    table.forEach(([t, , heat, phase, reason], i) => {
+      const d = ds[8 + i]!;
+      assert.equal(d.heat, heat, `heat at t=${t}`);
+      assert.equal(d.phase, phase, `phase at t=${t}`);
+      assert.ok(!d.reasons.includes('min_off_time'), `no min_off_time at t=${t}: ${d.reasons}`);
+      if (reason) assert.ok(d.reasons.includes(reason), `${reason} at t=${t}`);
+    });
+    assert.equal(ds[9]!.sequences, 4);
+  });
+
+  it('a demand too small for an on-part (under min_on_s) neither takes jobs nor loads the model', () => {
+    const cfg = testControlConfig({ ...proportionalOnly });
+    const work = { ...idleWork, assumeWork: false, modelLoaded: false };
+    // demand 0.5·(20 − room); duty = demand / (147/300) of an 1800 s cycle; on-time < 300 s → none.
+    // [t, room, demand, heat, accepting, modelWanted]
+    const table: Array<[number, number, number, boolean, boolean, boolean]> = [
+      [0, 19.95, 0.025, false, false, false], // 92 s of on-time: no cycle worth starting
+      [900, 19.95, 0.025, false, false, false],
+      [1800, 19.5, 0.25, true, true, true], // next cycle: 918 s on
+      [2800, 19.5, 0.25, false, true, true], // its off-part: the room still wants heat this cycle
+    ];
+    const ds = run(cfg, table.map(([t, room]) => tickAt(t, room, { work })));
+    table.forEach(([t, , demand, heat, accepting, modelWanted], i) => {
+      assert.deepEqual([ds[i]!.demand, ds[i]!.heat, ds[i]!.accepting, ds[i]!.modelWanted], [demand, heat, accepting, modelWanted], `t=${t}`);
+    });
+  });
+
+  it('work-limited (jobs, none waiting): under the target the card runs its work at the ceiling', () => {
+    const cfg = testControlConfig({ ...proportionalOnly });
+    const jobs = (queued: number) => ({ ...idleWork, assumeWork: false, busy: 1, queued });
+    // Room 18.6 °C: demand 0.7 → 210 W when the limit sets the heat (backlog, or jobs waiting).
+    // [case, work, target]
+    const table: Array<[string, TickInput['work'], number]> = [
+      ['backlog', idleWork, 210],
+      ['jobs, none waiting', jobs(0), 300],
+      ['jobs waiting', jobs(2), 210],
+    ];
+    for (const [name, work, target] of table) {
+      const [d] = run(cfg, [tickAt(0, 18.6, { work })]);
+      assert.equal(d!.targetLimitW, target, name);
+      assert.equal(d!.sequences, 4, name);
+    }
+    // Above the target it modulates as usual: demand 0.9 from the outdoor feed-forward at 20.2 °C.
+    const ff = testControlConfig({
+      thermostat: { pi: { kp: 0.5, tiS: 1e12, outdoorGain: 0.05 } },
+      inputs: { outdoor_temperature: { configured: true, maxAgeS: 3600 } },
+    });
+    const outdoor = { room_temperature: { value: 20.2, atMonoS: 0 }, setpoint: null, outdoor_temperature: { value: 0, atMonoS: 0 }, wall_power: null, window_open: null };
+    const [above] = run(ff, [tickAt(0, 20.2, { work: jobs(0), inputs: outdoor })]);
+    assert.equal(above!.demand, 0.9);
+    assert.equal(above!.targetLimitW, 270);
+  });
+
+  it('accepted jobs are served even when the room no longer wants heat, at the efficient power', () => {
+    const cfg = testControlConfig({ ...proportionalOnly });
+    const [d] = run(cfg, [tickAt(0, 20.5, { work: { ...idleWork, assumeWork: false, queued: 1 } })]);
+    assert.deepEqual([d!.demand, d!.heat, d!.accepting, d!.sequences, d!.targetLimitW], [0, true, false, 1, 147]);
+    assert.ok(d!.reasons.includes('serving_queued'));
+  });
+
+  it('pre-charge: after the unit at full power let the room fall out of the band, it aims precharge_k higher for a day', () => {
+    // kp 4: full demand from 0.25 K under the target, so the unit can be saturated inside the band.
+    const cfg = testControlConfig({ thermostat: { pi: { kp: 4, tiS: 1e12, outdoorGain: 0 }, prechargeK: 0.3 } });
+    const day = 24 * 3600;
+    // [t, room, demand, precharge]; setpoint 20, band from 19.5.
+    const table: Array<[number, number, number, boolean]> = [
+      [0, 19.6, 1, false], // full power inside the band
+      [10, 19.4, 1, false], // still full power and out of the band: capacity-limited
+      [20, 20.1, 0.8, true], // aims at 20.3: 4·0.2
+      [3600, 20.3, 0, true],
+      [10 + day - 10, 20.1, 0.8, true], // the last shortfall was at t=10: a day minus one tick
+      [10 + day, 20.1, 0, false], // a day after it: back to the setpoint
+    ];
+    const ds = run(cfg, table.map(([t, room]) => tickAt(t, room)));
+    table.forEach(([t, , demand, pre], i) => {
+      assert.equal(ds[i]!.demand, demand, `demand at t=${t}`);
+      assert.equal(ds[i]!.reasons.includes('precharge'), pre, `precharge at t=${t}: ${ds[i]!.reasons}`);
+      assert.equal(ds[i]!.setpointC, 20, 'the setpoint reported stays the building’s');
+    });
+    const off = run(testControlConfig({ thermostat: { pi: { kp: 4, tiS: 1e12, outdoorGain: 0 }, prechargeK: 0 } }), table.map(([t, room]) => tickAt(t, room)));
+    assert.ok(off.every((d) => !d.reasons.includes('precharge')), 'precharge_k 0 disables it');
+  });
+
+  it('pre-charge: a warm-up from under the band at full power is not a shortfall', () => {
+    const cfg = testControlConfig({ thermostat: { pi: { kp: 4, tiS: 1e12, outdoorGain: 0 }, prechargeK: 0.3 } });
+    const ds = run(cfg, [tickAt(0, 18), tickAt(600, 19), tickAt(1200, 19.4), tickAt(1800, 19.6), tickAt(2400, 20.1)]);
+    assert.deepEqual(ds.map((d) => d.demand), [1, 1, 1, 1, 0]);
+    assert.ok(ds.every((d) => !d.reasons.includes('precharge')));
+  });
+
+  it('pre-charge needs the unit saturated with work: jobs that ran out are not a capacity limit', () => {
+    const cfg = testControlConfig({ thermostat: { pi: { kp: 4, tiS: 1e12, outdoorGain: 0 }, prechargeK: 0.3 } });
+    const scarce = { ...idleWork, assumeWork: false, busy: 1, queued: 0 };
+    const ds = run(cfg, [tickAt(0, 19.6, { work: scarce }), tickAt(10, 19.4, { work: scarce }), tickAt(20, 20.1, { work: scarce })]);
+    assert.equal(ds[2]!.demand, 0);
+    assert.ok(!ds[2]!.reasons.includes('precharge'));
   });
 });
