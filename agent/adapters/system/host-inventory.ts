@@ -1,0 +1,78 @@
+/**
+ * The host inventory for `info` (CPU, memory, OS, GPU name, VRAM, driver) from systeminformation.
+ * Gathered at start and on request, cached, never in the control loop: si.graphics() runs lspci,
+ * dmidecode and nvidia-smi with execSync/execFileSync and blocks the event loop meanwhile.
+ * A part that fails leaves its fields null; refresh() never rejects.
+ */
+import si from 'systeminformation';
+import { errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { HostInfoDoc, HostInfoPort } from '../../ports/host-info.js';
+
+/** The part of systeminformation used here (tests hand in their own). */
+export interface InventorySource {
+  cpu(): Promise<{ manufacturer: string; brand: string; cores: number }>;
+  mem(): Promise<{ total: number }>;
+  osInfo(): Promise<{ distro: string; release: string; kernel: string; arch: string }>;
+  graphics(): Promise<{ controllers: Array<{ vendor: string; model: string; name?: string; vram: number | null; driverVersion?: string; busAddress?: string; pciBus?: string }> }>;
+}
+
+export class HostInventory implements HostInfoPort {
+  private readonly log: Logger;
+  private readonly source: InventorySource;
+  private doc: HostInfoDoc | null = null;
+  private inflight: Promise<HostInfoDoc> | null = null;
+  /** Duration of the last refresh (ms): how long it may have held the event loop. */
+  lastRefreshMs: number | null = null;
+
+  constructor(opts: { log: Logger; source?: InventorySource }) {
+    this.log = opts.log.child({ component: 'host-inventory' });
+    this.source = opts.source ?? si;
+  }
+
+  current(): HostInfoDoc | null {
+    return this.doc;
+  }
+
+  /** Gathers the inventory again (concurrent calls share one run). */
+  refresh(): Promise<HostInfoDoc> {
+    this.inflight ??= this.gather().finally(() => {
+      this.inflight = null;
+    });
+    return this.inflight;
+  }
+
+  private async gather(): Promise<HostInfoDoc> {
+    const t0 = Date.now();
+    const part = async <T>(name: string, f: () => Promise<T>): Promise<T | null> => {
+      try {
+        return await f();
+      } catch (err) {
+        this.log.warn({ part: name, err: errorMessage(err) }, 'host inventory: part unavailable');
+        return null;
+      }
+    };
+    const [cpu, mem, os] = await Promise.all([part('cpu', () => this.source.cpu()), part('mem', () => this.source.mem()), part('os', () => this.source.osInfo())]);
+    const graphics = await part('graphics', () => this.source.graphics());
+    const text = (s: string | undefined | null) => (s && s.trim() !== '' ? s.trim() : null);
+    const doc: HostInfoDoc = {
+      cpu: cpu ? text(`${cpu.manufacturer} ${cpu.brand}`) : null,
+      cores: cpu && Number.isFinite(cpu.cores) ? cpu.cores : null,
+      mem_mib: mem && Number.isFinite(mem.total) ? Math.round(mem.total / 1048576) : null,
+      os: os ? text(`${os.distro} ${os.release}`) : null,
+      kernel: os ? text(os.kernel) : null,
+      arch: os ? text(os.arch) : null,
+      gpus: (graphics?.controllers ?? []).map((c) => ({
+        name: text(c.name) ?? text(c.model),
+        vendor: text(c.vendor),
+        vram_mib: typeof c.vram === 'number' && Number.isFinite(c.vram) ? c.vram : null,
+        driver: text(c.driverVersion),
+        bus: text(c.pciBus) ?? text(c.busAddress),
+      })),
+    };
+    this.doc = doc;
+    this.lastRefreshMs = Date.now() - t0;
+    this.log.info({ cpu: doc.cpu, mem_mib: doc.mem_mib, os: doc.os, gpus: doc.gpus.map((g) => g.name), ms: this.lastRefreshMs }, 'host inventory');
+    return doc;
+  }
+}
