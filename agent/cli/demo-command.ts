@@ -4,7 +4,9 @@
  * in accelerated real time, a Zigbee2MQTT thermostat, a Shelly plug and an outdoor sensor
  * publishing what real ones publish, and the real agent with the simulated heater, shown live.
  */
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { Command } from 'commander';
 import { Aedes } from 'aedes';
@@ -16,6 +18,9 @@ import { DemoRoom } from '../sim/demo-room.js';
 import { DemoOutdoorSensor, DemoSmartPlug, DemoThermostat } from '../sim/demo-devices.js';
 import { renderLiveView, renderSummary } from '../sim/live-view.js';
 import { DemoStatsAccumulator } from '../sim/demo-stats.js';
+import { DemoJobLoop } from '../sim/demo-job-loop.js';
+import { JobClient } from '../client/job-client.js';
+import { writeTinyLlamaGguf, GGUF_PRESETS } from '../adapters/llm/gguf-writer.js';
 import type { AgentRuntime } from '../runtime/agent-runtime.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -64,6 +69,10 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<number> {
     url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
+  // The real worker runs a tiny model the demo writes itself, on one CPU thread.
+  const modelsDir = await mkdtemp(join(tmpdir(), 'anchiale-demo-models-'));
+  await writeTinyLlamaGguf(join(modelsDir, 'tiny.gguf'), GGUF_PRESETS.tiny);
+
   const config = createConfigSchema({ defaultNodeId: 'demo' }).parse({
     version: 1,
     node: { id: 'demo', name: 'Demo heater' },
@@ -75,7 +84,9 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<number> {
       outdoor_temperature: { topic: 'demo/outdoor/temperature' },
     },
     heater: { backend: 'sim', limit_min_interval_s: 30 },
-    jobs: { enabled: false },
+    // The built-in broker (aedes, MQTT 3.1.1) has no shared subscriptions: direct jobs only there.
+    jobs: { enabled: true, fleet: Boolean(o.mqttUrl) },
+    llm: { models_dir: modelsDir, default_model: 'tiny.gguf', threads: 1, context_size: 512, max_parallel: 2 },
     state: { dir: `${process.env.TMPDIR ?? '/tmp'}/anchiale-demo-${process.pid}`, interval_s: 30 },
     log: { level: 'silent' },
   });
@@ -105,9 +116,28 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<number> {
   let lastSimS = 0;
   const started = Date.now();
 
+  // The demo's user: a job every few seconds through the job protocol. The heater's clock is the
+  // simulated one, so its state `ts` and ttl_s run in simulated time: the client judges ages by it.
+  const jobClient = new JobClient({
+    url,
+    base: config.mqtt.base_topic,
+    protocolVersion: o.mqttUrl ? 5 : 4,
+    stateIntervalS: config.state.interval_s,
+    now: () => room.simNowMs(),
+    // Nothing in the built-in broker takes the fleet topic; a stuck job must not hold the end of the demo.
+    fleetAttempts: o.mqttUrl ? 3 : 0,
+    resultTimeoutMs: 20_000,
+  });
+  // The heat comes from the jobs: keep every sequence busy while the room asks for heat (a tiny
+  // model's job lasts a fraction of a second, so the loop submits often and long ones). This costs
+  // one CPU thread while the heater heats, as a real card would be busy.
+  const jobLoop = new DemoJobLoop(jobClient, { intervalMs: 100, maxInFlight: config.llm.max_parallel, maxTokens: 480, ttlS: 3600 });
+
   room.start();
   for (const d of devices) await d.start();
   await agent.start();
+  await jobClient.start();
+  jobLoop.start();
 
   const draw = () => {
     const snap = room.snapshot();
@@ -117,6 +147,9 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<number> {
     history.push(snap.tiC);
     if (history.length > 200) history.shift();
     stats.add({ dtS, roomTempC: snap.tiC, setpointC: s?.setpoint_c ?? 21, wallW: snap.heatW, busy: (s?.gpu.util_pct ?? 0) > 0 });
+    const jobs = jobLoop.jobs;
+    // Tokens/s as the job client measured them (real time; the heater counts in simulated time).
+    const state = s && jobs.tokensPerS !== null ? { ...s, llm: { ...s.llm, tokens_per_s: jobs.tokensPerS } } : s;
     const view = renderLiveView(
       {
         nodeId: 'demo',
@@ -126,9 +159,10 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<number> {
         simNowMs: snap.simNowMs,
         speed,
         online: true,
-        state: s as never,
+        state: state as never,
         roomHistoryC: history,
-        message: 'Ctrl-C to stop',
+        jobs,
+        message: jobs.last ? `last job ${jobs.last} · Ctrl-C to stop` : 'Ctrl-C to stop',
       },
       { color: interactive },
     );
@@ -144,19 +178,22 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<number> {
     });
   });
   clearInterval(refresh);
+  await jobLoop.stop();
   draw();
+  await jobClient.stop();
   await agent.stop();
   for (const d of devices) await d.stop();
   room.stop();
   const summary = stats.stats({
     realElapsedS: (Date.now() - started) / 1000,
     simElapsedS: room.snapshot().simElapsedS,
-    jobs: { done: 0, active: 0, rejected: 0 },
+    jobs: (({ done, active, rejected, failed }) => ({ done, active, rejected, failed }))(jobLoop.jobs),
     nodeId: 'demo',
     tokens: agent.energy.tokens,
   });
   process.stdout.write(`${renderSummary(summary, { color: interactive })}\n`);
   await rm(config.state.dir, { recursive: true, force: true });
+  await rm(modelsDir, { recursive: true, force: true });
   if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
   if (broker) await new Promise<void>((resolve) => broker!.close(() => resolve()));
   return EXIT_OK;

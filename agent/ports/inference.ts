@@ -25,6 +25,8 @@ export interface InferenceControl {
   sequences: number;
   accepting: boolean;
   modelWanted: boolean;
+  /** The operator drains (jobs are then rejected `draining`, not `no_heat_demand`). */
+  draining?: boolean;
 }
 
 export interface InferencePort {
@@ -35,4 +37,6 @@ export interface InferencePort {
   apply(control: InferenceControl, nowS: number): void;
   /** Tokens produced since the last call (for the counters). */
   takeTokens(): number;
+  /** The models this heater has (for `info`); absent: only status().model. */
+  models?(): { name: string; size_bytes: number }[];
 }

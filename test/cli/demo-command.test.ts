@@ -15,4 +15,7 @@ it('anchiale demo runs a short session with its built-in broker and ends cleanly
   assert.match(out, /Phase\s+(heating|warming_up)/, 'a cold room gets heat');
   assert.match(out, /AnchIAle demo summary/);
   assert.match(out, /Energy\s+\d+\.\d+ kWh/);
+  // Jobs went through the real protocol to the real worker (tiny model on the CPU).
+  assert.match(out, /Work\s+\d+(\.\d)? tok\/s · jobs done [1-9]\d* /, 'the live view shows the job client\'s tokens/s and jobs done');
+  assert.match(out, /Jobs\s+done [1-9]\d* · rejected \d+ · active 0 · failed 0/, 'jobs were answered done, none failed');
 });

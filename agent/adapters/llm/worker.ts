@@ -13,6 +13,7 @@ import { basename, extname } from 'node:path';
 import {
   getLlama,
   LlamaChatSession,
+  InsufficientMemoryError,
   LlamaCompletion,
   LlamaLogLevel,
   type ChatHistoryItem,
@@ -146,7 +147,9 @@ class LlamaWorker {
         this.loaded = { model, context, sequences: req.sequences, contextSize: req.contextSize };
       } catch (err) {
         await model?.dispose().catch(() => undefined);
-        this.send({ type: 'load_failed', requestId: req.requestId, code: 'load_failed', message: errorMessage(err) });
+        // node-llama-cpp estimates from the GGUF header whether the model and the context (KV cache of every sequence) fit.
+        const code = err instanceof InsufficientMemoryError ? 'insufficient_memory' : 'load_failed';
+        this.send({ type: 'load_failed', requestId: req.requestId, code, message: errorMessage(err) });
         return;
       }
       const backend: Backend = llama.gpu === false ? 'cpu' : llama.gpu;
