@@ -8,18 +8,26 @@ import { fileURLToPath } from 'node:url';
 import { buildProgram } from './cli/program.js';
 import { EXIT_CONFIG, EXIT_FAILURE } from './cli/exit-codes.js';
 import { ConfigError } from './config/config-error.js';
-import { AgentError, errorMessage } from './errors.js';
+import { errorMessage } from './errors.js';
 import type { AgentConfig } from './config/schema.js';
 import type { Logger } from './log.js';
 import { MqttBus } from './adapters/mqtt/mqtt-bus.js';
 import { nodeTopics } from './adapters/mqtt/topics.js';
 import { SimGpu } from './adapters/gpu/sim-gpu.js';
+import { NvidiaGpu } from './adapters/gpu/nvidia-gpu.js';
+import { HostInventory } from './adapters/system/host-inventory.js';
 import { resolveHeaterPhysics, tokensPerS } from './adapters/gpu/sim-heater-physics.js';
 import { JsonFileStore } from './adapters/system/json-file-store.js';
 import { systemClock } from './adapters/system/system-clock.js';
 import { AgentRuntime } from './runtime/agent-runtime.js';
 import { SimulatedWork } from './runtime/simulated-work.js';
+import { JobRuntime } from './runtime/job-runtime.js';
+import { attachAgentServices } from './runtime/agent-services.js';
+import { attachOps, type AttachOpsDeps } from './runtime/attach-ops.js';
+import { ScheduleRunner } from './runtime/schedule-runner.js';
 import type { HeaterPort } from './ports/heater.js';
+import type { HostInfoPort } from './ports/host-info.js';
+import type { InferencePort } from './ports/inference.js';
 import type { Clock } from './ports/clock.js';
 import { agentControllerFor } from './sim/agent-sim-factory.js';
 import { baselineController } from './sim/baseline-controller.js';
@@ -30,6 +38,10 @@ export interface BuildAgentOptions {
   tickS?: number;
   /** A heater built by the caller (the demo shares its simulated card with the room). */
   heater?: HeaterPort;
+  /** Host inventory for `info` (the daemon's; gathered at start and on request). */
+  hostInfo?: HostInfoPort;
+  /** Remote operations: the config file to read again (reload_config, SIGHUP), restart (exit 75), stagger randomness. */
+  ops?: Pick<AttachOpsDeps, 'loadConfig' | 'requestRestart' | 'random' | 'router'>;
 }
 
 export function buildAgent(config: AgentConfig, log: Logger, opts: BuildAgentOptions = {}): AgentRuntime {
@@ -48,6 +60,8 @@ export function buildAgent(config: AgentConfig, log: Logger, opts: BuildAgentOpt
       reconnect: { minS: m.reconnect.min_s, maxS: m.reconnect.max_s },
       tls: { caFile: m.tls.ca_file, certFile: m.tls.cert_file, keyFile: m.tls.key_file, rejectUnauthorized: m.tls.reject_unauthorized },
       waitForConnect: false,
+      // Oversized job requests must still arrive to be answered `invalid_request`.
+      maxPayloadBytes: Math.max(256 * 1024, 2 * config.jobs.max_request_bytes),
     },
     log,
     Math.random,
@@ -57,19 +71,47 @@ export function buildAgent(config: AgentConfig, log: Logger, opts: BuildAgentOpt
   let heater: HeaterPort;
   if (opts.heater) heater = opts.heater;
   else if (config.heater.backend === 'sim') heater = new SimGpu(physics, config.llm.max_parallel, clock);
-  else throw new AgentError('backend_unavailable', 'heater.backend nvidia is not available in this build yet; use heater.backend: sim');
+  else {
+    heater = new NvidiaGpu({
+      gpu: config.heater.gpu,
+      method: config.heater.power_limit_method,
+      siteMaxW: config.heater.max_power_w,
+      clock,
+      log,
+      // Tests and development only (the helper reads the same variable); the unit sets none.
+      powerLimitDir: process.env.ANCHIALE_POWER_LIMIT_DIR || undefined,
+    });
+  }
   const model = config.llm.default_model ? config.llm.default_model.replace(/\.gguf$/i, '') : null;
-  const inference = new SimulatedWork({
-    model,
-    maxParallel: config.llm.max_parallel,
-    loadS: config.heater.backend === 'sim' ? physics.load_s : 0,
-    tokensPerS: (busy) => tokensPerS(physics, busy, heater.telemetry()?.powerW ?? 0),
-  });
-  return new AgentRuntime({ config, log, clock, bus, heater, inference, store: new JsonFileStore(config.state.dir), tickS: opts.tickS });
+  const store = new JsonFileStore(config.state.dir);
+  // Real jobs when enabled (unless the sim heater is told to assume work); the runtime is built after, hence the late-bound closures.
+  const inference: InferencePort =
+    config.jobs.enabled && config.heater.sim.assume_work !== true
+      ? new JobRuntime({
+          config,
+          bus,
+          log,
+          clock,
+          store,
+          emitEvent: (type, severity, fields) => runtime.emitEvent(type, severity, fields),
+          powerW: () => runtime.snapshot?.heat_w ?? heater.telemetry()?.powerW ?? null,
+          beforeLoad: heater instanceof NvidiaGpu ? () => heater.checkLimitBeforeLoad() : undefined,
+        })
+      : new SimulatedWork({
+          model,
+          maxParallel: config.llm.max_parallel,
+          loadS: config.heater.backend === 'sim' ? physics.load_s : 0,
+          tokensPerS: (busy) => tokensPerS(physics, busy, heater.telemetry()?.powerW ?? 0),
+        });
+  const runtime = new AgentRuntime({ config, log, clock, bus, heater, inference, store, tickS: opts.tickS, hostInfo: opts.hostInfo });
+  const { reloader } = attachOps(runtime, { config, log, clock, bus, heater, inference, tickS: opts.tickS, ...opts.ops });
+  runtime.use(new ScheduleRunner({ runtime, schedule: () => reloader.current.thermostat.schedule, store, clock, log }));
+  attachAgentServices({ runtime, config, log, clock, bus, heater });
+  return runtime;
 }
 
 const program = buildProgram({
-  run: { buildAgent: (config, log) => buildAgent(config, log) },
+  run: { buildAgent: (config, log, o) => buildAgent(config, log, { ops: o, hostInfo: new HostInventory({ log }) }) },
   demo: { buildAgent: (config, log, o) => buildAgent(config, log, o) },
   sim: {
     controllers: {

@@ -7,6 +7,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { runSimControllersBench } from './sim-controllers.js';
+import { runOptimalStartBench } from './optimal-start.js';
 
 export interface Benchmark {
   name: string;
@@ -16,6 +17,14 @@ export interface Benchmark {
 
 export const BENCHMARKS: readonly Benchmark[] = [
   { name: 'sim-controllers', run: async () => (await runSimControllersBench()).table },
+  // Loaded when run (they spawn the compiled agent through the test helpers).
+  { name: 'footprint', run: async () => (await (await import('./footprint.js')).runFootprintBench()).table },
+  { name: 'reaction', run: async () => (await (await import('./reaction.js')).runReactionBench()).table },
+  { name: 'broker-load', run: async () => (await (await import('./broker-load.js')).runBrokerLoadBench()).table },
+  { name: 'optimal-start', run: async () => (await runOptimalStartBench()).table },
+  // Loaded when run: they pull in node-llama-cpp and the test helpers.
+  { name: 'job-path', run: async () => (await (await import('./job-path.js')).runJobPathBench()).table },
+  { name: 'fleet-jobs', run: async () => (await (await import('./fleet-jobs.js')).runFleetJobsBench()).table },
 ];
 
 /** The names asked for with --only (all when none); throws on a usage error. */

@@ -1,4 +1,5 @@
 import type { ControlConfig, InputName } from '../core/types.js';
+import type { OptimalStartSetting } from '../core/optimal-start.js';
 import { resolveInputSpec } from '../adapters/mqtt/input-presets.js';
 import type { AgentConfig } from './schema.js';
 
@@ -9,7 +10,7 @@ const INPUT_NAMES: readonly InputName[] = ['room_temperature', 'setpoint', 'outd
  * uses (explicit max_age_s, else the preset's, else the input's default: 3600 s for temperatures,
  * 7200 s for a z2m room thermostat, 300 s for wall_power, none for setpoint and window_open).
  */
-export function controlConfigFrom(cfg: AgentConfig): ControlConfig {
+export function controlConfigFrom(cfg: AgentConfig): ControlConfig & OptimalStartSetting {
   const t = cfg.thermostat;
   const h = cfg.heater;
   const s = cfg.safety;
@@ -33,6 +34,7 @@ export function controlConfigFrom(cfg: AgentConfig): ControlConfig {
       pi: { kp: t.pi.kp, tiS: t.pi.ti_s, outdoorGain: t.pi.outdoor_gain },
       cycleS: t.cycle_s,
       prechargeK: t.precharge_k,
+      optimalStart: t.optimal_start,
     },
     heater: {
       maxPowerW: h.max_power_w,

@@ -401,11 +401,14 @@ const jobsSchema = z.strictObject({
     .describe('Prefix of reply topics; null: <mqtt.base_topic>/replies/'),
   max_queue: z.int().nonnegative().default(8).describe('Jobs waiting at most'),
   max_tokens_limit: count().default(4096).describe('Largest max_tokens a job may ask'),
+  max_request_bytes: count().default(262144).describe('Largest job request (bytes); larger ones are rejected invalid_request'),
 });
 
 const stateSchema = z.strictObject({
   dir: text().default('/var/lib/anchiale').describe('Persisted counters (energy_kwh, jobs_done) and outbox'),
   interval_s: seconds().default(30).describe('How often the state is saved (s)'),
+  outbox_max_entries: count().default(10000).describe('Messages the durable outbox holds at most (terminal job answers are never dropped)'),
+  outbox_max_bytes: count().default(67108864).describe('Bytes (topics + payloads) the durable outbox holds at most'),
 });
 
 const logSchema = z.strictObject({

@@ -15,10 +15,21 @@
  *  - pre-charge: for a day after the unit at full power let the room fall out of the comfort band
  *    (capacity-memory.ts), the PI aims thermostat.precharge_k above the setpoint, storing spare
  *    heat in the building's mass for the next cold period;
+ *  - optimal start (optimal-start.ts, thermostat.optimal_start): before a scheduled rise of the
+ *    setpoint, the PI aims at the next setpoint from (transition − learned lead) on; the learner of
+ *    the warm-up rate is fed while the unit heats continuously at high demand;
  *  - safety overrides everything at once; minimum on/off times hold otherwise, except after a
  *    stuck-sensor probe: the cut ends as soon as the sensor moves (it proved alive).
  */
 import { initialCapacityState, trackCapacity, type CapacityState } from './capacity-memory.js';
+import {
+  initialOptimalStartState,
+  observeWarmup,
+  planOptimalStart,
+  transitionSetpointC,
+  type OptimalStartSetting,
+  type OptimalStartState,
+} from './optimal-start.js';
 import { clamp, initialPiState, piStep, type PiState } from './pi-controller.js';
 import { initialLimitWriteState, planLimitWrite, type LimitWriteState } from './limit-actuator.js';
 import {
@@ -51,6 +62,8 @@ export const KEEP_STRETCH = 6;
 export const EFFICIENT_SHARE_OF_MAX = 0.42;
 /** How long a capacity shortfall keeps the pre-charge on: the cold period recurs daily. */
 export const PRECHARGE_MEMORY_S = 24 * 3600;
+/** Demand from which a continuous heating period teaches the optimal-start learner. */
+export const WARMUP_LEARN_DEMAND = 0.9;
 
 export interface CoreState {
   pi: PiState;
@@ -68,6 +81,8 @@ export interface CoreState {
   thermal: GpuThermalState;
   stuck: StuckState;
   capacity: CapacityState;
+  /** Optimal start: the learned warm-up rate (persisted by the runtime) and the early start in progress. */
+  optimalStart: OptimalStartState;
   /** Start of the current input safe mode (for hold_minimum's time limit). */
   safeSinceS: number | null;
   stale: InputName[];
@@ -86,6 +101,7 @@ export function initialCoreState(): CoreState {
     thermal: initialGpuThermalState,
     stuck: initialStuckState,
     capacity: initialCapacityState,
+    optimalStart: initialOptimalStartState,
     safeSinceS: null,
     stale: [],
     safeMode: false,
@@ -108,7 +124,11 @@ export function powerBand(
   return { floorW, efficientW, ceilingW, capped: capW < siteW };
 }
 
-export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): { state: CoreState; decision: HeatDecision } {
+export function decide(
+  state: CoreState,
+  input: TickInput,
+  cfg: ControlConfig & OptimalStartSetting,
+): { state: CoreState; decision: HeatDecision } {
   const nowS = input.now.monoS;
   const { inputs, operator, work, card, gpu } = input;
   const ic = cfg.inputs;
@@ -130,6 +150,22 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
 
   /* ---- power band ---- */
   const band = powerBand(input, cfg);
+
+  /* ---- optimal start: aim at the next scheduled setpoint from (transition − lead) on ---- */
+  const early = planOptimalStart(state.optimalStart, {
+    enabled: cfg.thermostat.optimalStart === true,
+    nowWallMs: input.now.wallMs,
+    mode: operator.mode,
+    setpointInputC: setpointInput,
+    schedule: input.schedule,
+    setpointC: sp.setpointC,
+    nextSetpointC: transitionSetpointC(input.schedule?.next ?? null, cfg.thermostat),
+    roomC,
+    outdoorC,
+    maxHeatW: band.ceilingW + cfg.heater.hostW,
+  });
+  /** The setpoint the controller works to: the resolved one, or the next one while starting early. */
+  const controlC = early.targetC ?? sp.setpointC;
 
   /* ---- cut-offs that do not depend on demand ---- */
   const modeOff = operator.mode === 'off';
@@ -158,7 +194,7 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
   const cap0 = state.capacity.shortfallS;
   const precharging = cap0 !== null && nowS - cap0 < PRECHARGE_MEMORY_S && cfg.thermostat.prechargeK > 0;
   /** What the PI aims at: the setpoint, plus the pre-charge while it is on. */
-  const targetC = sp.setpointC + (precharging ? cfg.thermostat.prechargeK : 0);
+  const targetC = controlC + (precharging ? cfg.thermostat.prechargeK : 0);
   let pi = state.pi;
   let demand = 0;
   if (modeOff) {
@@ -270,7 +306,7 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
   const plan = planLimitWrite(state.limit, {
     nowS,
     targetW,
-    enforcedW: gpu?.limitW ?? null,
+    enforcedW: gpuStale ? null : (gpu?.limitW ?? null), // a stale read-back cannot vouch for the card
     safetyReduction,
     supported: card.powerManagement,
     deadbandW: cfg.heater.limitDeadbandW,
@@ -280,7 +316,16 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
 
   /* ---- capacity memory: saturated at the ceiling with more work than it can do ---- */
   const saturated = heat && continuous && demand >= 1 && targetW >= band.ceilingW && (work.assumeWork || work.queued > 0);
-  const capacity = trackCapacity(state.capacity, { nowS, roomC, setpointC: sp.setpointC, saturated, memoryS: PRECHARGE_MEMORY_S });
+  const capacity = trackCapacity(state.capacity, { nowS, roomC, setpointC: controlC, saturated, memoryS: PRECHARGE_MEMORY_S });
+
+  /* ---- optimal start learner: the room's rise while heating continuously at high demand ---- */
+  const learned = observeWarmup(early.state, {
+    nowS,
+    roomC,
+    outdoorC,
+    heatW: gpuStale || gpu.powerW === null ? null : gpu.powerW + cfg.heater.hostW,
+    warming: heat && continuous && demand >= WARMUP_LEARN_DEMAND && !forcedOff && !holdMinimum && !work.modelLoading,
+  });
 
   /* ---- sequences, jobs, model ---- */
   const maxSeq = cfg.llm.maxParallel;
@@ -305,7 +350,7 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
   const released = modeOff || operator.drain || !needsModel;
   // No load/unload thrash: a room that sits just above its setpoint will ask again soon, so the
   // keep-alive stretches (up to KEEP_STRETCH × keep_alive_s) while the room stays near it.
-  const nearSetpoint = roomC !== null && roomC < sp.setpointC + KEEP_NEAR_SETPOINT_K && !forcedOff;
+  const nearSetpoint = roomC !== null && roomC < controlC + KEEP_NEAR_SETPOINT_K && !forcedOff;
   const keepS = cfg.llm.keepAliveS * (nearSetpoint ? KEEP_STRETCH : 1);
   const modelWanted = !released && (wantsHeat || serveWithoutHeat || (lastWantS !== null && nowS - lastWantS < keepS));
 
@@ -334,7 +379,8 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
   if (operator.drain) reasons.push('draining');
   if (!card.powerManagement) reasons.push('no_power_management');
   if (band.capped) reasons.push('power_capped');
-  if (roomC !== null && !modeOff) reasons.push(roomC < sp.setpointC ? 'below_setpoint' : 'at_setpoint');
+  if (roomC !== null && !modeOff) reasons.push(roomC < controlC ? 'below_setpoint' : 'at_setpoint');
+  if (early.targetC !== null) reasons.push('optimal_start');
   if (precharging) reasons.push('precharge');
   if (serveQueued) reasons.push('serving_queued');
   if (serveWithoutHeat) reasons.push('serve_without_heat');
@@ -373,6 +419,7 @@ export function decide(state: CoreState, input: TickInput, cfg: ControlConfig): 
     thermal: thermal.state,
     stuck: stuck.state,
     capacity: capacity.state,
+    optimalStart: learned.state,
     safeSinceS,
     stale,
     safeMode,

@@ -10,6 +10,7 @@ import { accumulate, heatEstimateW, mergeCounters, zeroCounters, type EnergyCoun
 import { applyOperatorCommand, initialOperatorState, sanitizeOperatorState, type OperatorCommand } from '../core/operator.js';
 import { createScheduleCursor, type ScheduleCursor } from '../core/schedule.js';
 import { freshValue } from '../core/safety.js';
+import { restoreOptimalStart, serializeOptimalStart } from '../core/optimal-start.js';
 import type { ControlConfig, HeatDecision, OperatorState, TickInput } from '../core/types.js';
 import type { AgentConfig } from '../config/schema.js';
 import { controlConfigFrom } from '../config/control-config.js';
@@ -23,6 +24,7 @@ import type { JsonFileStore } from '../adapters/system/json-file-store.js';
 import type { BusMessage, MessageBus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { HeaterPort } from '../ports/heater.js';
+import type { HostInfoPort } from '../ports/host-info.js';
 import type { InferencePort } from '../ports/inference.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
@@ -30,14 +32,23 @@ import { EventPublisher, type Severity } from './event-publisher.js';
 import { InputStore } from './input-store.js';
 import { buildStateSnapshot, type StateSnapshot } from './state-snapshot.js';
 import { StatePublisher } from './state-publisher.js';
+import { EventQueue, type EventQueueStats } from './event-queue.js';
+import { StorageHealth, type StorageStatus } from './storage-health.js';
 
 export const AGENT_VERSION = '0.1.0';
 /** Fixed control period; inputs also trigger a decision at once. */
 export const TICK_S = 5;
 /** Counters are persisted this often (and on stop). */
-const PERSIST_COUNTERS_S = 60;
+const PERSIST_COUNTERS_S = 10;
+/** While the state dir fails, counters are tried again this often. */
+const PERSIST_RETRY_S = 10;
 
 export interface StartableBus extends MessageBus {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface RuntimeExtension {
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -52,6 +63,8 @@ export interface AgentRuntimeDeps {
   store: JsonFileStore;
   /** Tick period override (tests). */
   tickS?: number;
+  /** Host inventory for `info` (gathered at start and on request, never in the loop). */
+  hostInfo?: HostInfoPort;
 }
 
 interface PersistedOperator extends OperatorState {
@@ -61,14 +74,16 @@ interface PersistedOperator extends OperatorState {
 
 export class AgentRuntime {
   private readonly log: Logger;
-  private readonly control: ControlConfig;
+  private control: ControlConfig;
   private readonly topics: NodeTopics;
   private readonly inputs: InputStore;
   private readonly router: InputRouter;
   private readonly events: EventPublisher;
   private readonly statePub: StatePublisher;
+  private readonly eventQueue: EventQueue;
+  private readonly storage: StorageHealth;
   private readonly instanceId = randomUUID();
-  private readonly schedule: ScheduleCursor | null;
+  private schedule: ScheduleCursor | null;
   private core: CoreState = initialCoreState();
   private operator: OperatorState;
   private appliedRetained: Record<string, string> = {};
@@ -77,6 +92,10 @@ export class AgentRuntime {
   private lastSnapshot: StateSnapshot | null = null;
   private lastTickS: number | null = null;
   private lastPersistS = 0;
+  /** energy_kwh as last written to disk: what `state` shows, so it never goes back after a crash. */
+  private persistedEnergyKwh = 0;
+  /** Learning samples already in learning.json (written only when it learned more). */
+  private persistedSamples = 0;
   private timer: NodeJS.Timeout | null = null;
   private tickQueued = false;
   private running = false;
@@ -86,6 +105,10 @@ export class AgentRuntime {
   private readonly connectWaiters: Array<() => void> = [];
   /** Called after every decision (the demo's view, tests). */
   onDecision: ((d: HeatDecision, s: StateSnapshot) => void) | null = null;
+  private readonly eventListeners: Array<(type: string, severity: Severity) => void> = [];
+  /** Reads the config file again and applies it (SIGHUP); set by the composition root when there is a file. */
+  reloadConfig: (() => Promise<unknown>) | null = null;
+  private readonly extensions: RuntimeExtension[] = [];
 
   constructor(private readonly deps: AgentRuntimeDeps) {
     const cfg = deps.config;
@@ -94,7 +117,14 @@ export class AgentRuntime {
     this.topics = nodeTopics(cfg.mqtt.base_topic, cfg.node.id, cfg.jobs.reply_prefix);
     this.inputs = new InputStore(deps.clock);
     this.router = new InputRouter(resolveInputSpecs(cfg.inputs));
-    this.events = new EventPublisher((p) => this.publishJson(this.topics.event, p, false), deps.log.child({ component: 'events' }), () => this.now());
+    this.eventQueue = new EventQueue({
+      publish: (p) => this.deps.bus.publish(this.topics.event, JSON.stringify(p), { qos: 1, retain: false }),
+      connected: () => this.deps.bus.connected,
+      now: () => this.deps.clock.wallMs(),
+      log: deps.log.child({ component: 'events' }),
+    });
+    this.storage = new StorageHealth({ log: deps.log, now: () => this.deps.clock.wallMs(), emit: (type, severity, fields) => this.emitEvent(type, severity, fields) });
+    this.events = new EventPublisher((p) => this.eventQueue.send(p), deps.log.child({ component: 'events' }), () => this.now());
     this.statePub = new StatePublisher((s) => this.publishJson(this.topics.state, s, true), cfg.state.interval_s);
     this.schedule = cfg.thermostat.schedule.entries.length > 0 ? createScheduleCursor(cfg.thermostat.schedule) : null;
     this.operator = initialOperatorState(cfg.thermostat.mode);
@@ -112,6 +142,17 @@ export class AgentRuntime {
     return this.lastSnapshot;
   }
 
+  /** Monotonic time of the last control tick that ran to its end (the watchdog's health check). */
+  get lastTickMonoS(): number | null {
+    return this.lastTickS;
+  }
+
+  /** Gathers the host inventory again and republishes `info` (on request). */
+  async refreshHostInfo(): Promise<void> {
+    await this.deps.hostInfo?.refresh();
+    if (this.deps.bus.connected) this.publishJson(this.topics.info, this.info(), true);
+  }
+
   get operatorState(): OperatorState {
     return this.operator;
   }
@@ -127,14 +168,27 @@ export class AgentRuntime {
     return typeof b.stats === 'function' ? b.stats() : null;
   }
 
+  /** The state directory's health: writable, or failing since when and why (doctor, metrics, tests). */
+  get storageStatus(): StorageStatus {
+    return this.storage.status();
+  }
+
+  /** Events waiting for the broker, and dropped while it was away. */
+  eventQueueStats(): EventQueueStats {
+    return this.eventQueue.stats();
+  }
+
   get energy(): EnergyCounters {
     return this.counters;
   }
 
   async start(): Promise<void> {
     const { bus, heater, inference, store } = this.deps;
-    await store.ensureDir();
+    // An unwritable state dir is reported (state, event), never fatal: control runs without it.
+    await store.ensureDir().catch((err: unknown) => this.storage.failed('state dir', err));
     await this.restore();
+    // Once here, before the loop: gathering it can block the event loop for a moment.
+    await this.deps.hostInfo?.refresh().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'host inventory failed'));
     await heater.start();
     await inference.start();
 
@@ -147,6 +201,7 @@ export class AgentRuntime {
     void this.subscribe(this.topics.setFilter, { retainAsPublished: true });
     void this.subscribe(this.topics.info);
     void this.subscribe(this.topics.status);
+    for (const e of this.extensions) await e.start();
     await bus.start();
 
     this.running = true;
@@ -169,6 +224,8 @@ export class AgentRuntime {
     await inference.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'inference stop failed'));
     await heater.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'could not restore the safe power limit'));
     await this.persistCounters();
+    await this.persistLearning();
+    for (const e of this.extensions) await e.stop().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'extension stop failed'));
     for (const u of this.unsubscribers.splice(0)) u();
     await bus.stop().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'broker disconnect failed'));
     this.log.info({ energy_kwh: this.counters.energyKwh }, 'agent stopped');
@@ -177,17 +234,43 @@ export class AgentRuntime {
   /** Emits an event (rate-limited per type) — also used by ops and the job runtime. */
   emitEvent(type: string, severity: Severity, fields: Record<string, unknown> = {}): void {
     this.events.emit(type, severity, fields);
+    for (const l of this.eventListeners) l(type, severity);
+  }
+
+  /** Called for every event emitted (metrics); returns the unsubscribe function. */
+  onEvent(listener: (type: string, severity: Severity) => void): () => void {
+    this.eventListeners.push(listener);
+    return () => {
+      const i = this.eventListeners.indexOf(listener);
+      if (i >= 0) this.eventListeners.splice(i, 1);
+    };
   }
 
   /** Applies an operator command (set topics, requests) and persists it. */
-  async command(cmd: OperatorCommand, source: string): Promise<void> {
+  async command(cmd: OperatorCommand, source: string, opts: { audit?: boolean } = {}): Promise<void> {
     const now = this.now();
     const setpointInputC = this.control.inputs.setpoint.configured
       ? freshValue(this.inputs.snapshot().setpoint, this.control.inputs.setpoint.maxAgeS, now.monoS)
       : null;
     this.operator = applyOperatorCommand(this.operator, cmd, { wallMs: now.wallMs, setpointInputC });
-    this.emitEvent('command', 'info', { command: cmd.kind, args: commandArgs(cmd), source, outcome: 'ok' });
+    if (opts.audit !== false) this.emitEvent('command', 'info', { command: cmd.kind, args: commandArgs(cmd), source, outcome: 'ok' });
     await this.persistOperator();
+    this.requestTick();
+  }
+
+  /** A component started with the runtime (before the bus connects) and stopped before it disconnects (ops). */
+  use(extension: RuntimeExtension): void {
+    this.extensions.push(extension);
+  }
+
+  /** Swaps the configuration that can change live (config reload): control settings, schedule, info. */
+  applyConfig(config: AgentConfig): void {
+    const control = controlConfigFrom(config);
+    const schedule = config.thermostat.schedule.entries.length > 0 ? createScheduleCursor(config.thermostat.schedule) : null;
+    this.deps.config = config;
+    this.control = control;
+    this.schedule = schedule;
+    if (this.deps.bus.connected) this.publishJson(this.topics.info, this.info(), true);
     this.requestTick();
   }
 
@@ -247,7 +330,7 @@ export class AgentRuntime {
       void this.persistOperator();
     }
     if (decision.writeLimit) this.writeLimit(decision.targetLimitW);
-    inference.apply({ sequences: decision.sequences, accepting: decision.accepting, modelWanted: decision.modelWanted }, now.monoS);
+    inference.apply({ sequences: decision.sequences, accepting: decision.accepting, modelWanted: decision.modelWanted, draining: this.operator.drain }, now.monoS);
     const after = inference.status();
     heater.observeWork?.({ busy: after.busy, modelLoaded: after.modelLoaded, modelLoading: after.modelLoading });
     for (const e of decision.events) {
@@ -269,18 +352,20 @@ export class AgentRuntime {
       tokens: inference.takeTokens(),
     });
     this.counters = { ...this.counters, jobsDone: Math.max(this.counters.jobsDone, after.jobsDone) };
-    if (now.monoS - this.lastPersistS >= PERSIST_COUNTERS_S) {
+    if (now.monoS - this.lastPersistS >= (this.storage.failing ? PERSIST_RETRY_S : PERSIST_COUNTERS_S)) {
       this.lastPersistS = now.monoS;
       void this.persistCounters();
+      void this.persistLearning();
     }
 
-    const snapshot = buildStateSnapshot({
+    const snapshot = this.storage.annotate(buildStateSnapshot({
       wallMs: now.wallMs,
       decision,
       gpu: heater.telemetry(),
       wallPowerW,
       heatW,
-      energyKwh: this.counters.energyKwh,
+      // The persisted total: a restart after a crash then never shows a smaller figure.
+      energyKwh: this.persistedEnergyKwh,
       llm: {
         model: after.model,
         loaded: after.modelLoaded,
@@ -291,7 +376,7 @@ export class AgentRuntime {
         jobsDone: after.jobsDone,
         tokensPerS: after.tokensPerS,
       },
-    });
+    }));
     this.lastSnapshot = snapshot;
     if (this.deps.bus.connected) this.statePub.offer(snapshot, now.monoS);
     this.onDecision?.(decision, snapshot);
@@ -330,6 +415,7 @@ export class AgentRuntime {
     for (const w of this.connectWaiters.splice(0)) w();
     this.publishJson(this.topics.info, this.info(), true);
     if (this.lastSnapshot) this.statePub.offer({ ...this.lastSnapshot, ts: new Date(this.deps.clock.wallMs()).toISOString() }, this.deps.clock.monoS(), true);
+    this.eventQueue.flush();
     this.requestTick();
   }
 
@@ -391,7 +477,8 @@ export class AgentRuntime {
     if (m.retain) return; // our own previous run's retained info, or our echo at subscribe time
     let other: { instance_id?: unknown; hostname?: unknown } = {};
     try {
-      other = JSON.parse(m.payload.toString('utf8')) as typeof other;
+      const parsed: unknown = JSON.parse(m.payload.toString('utf8'));
+      if (parsed !== null && typeof parsed === 'object') other = parsed as typeof other;
     } catch {
       /* not ours */
     }
@@ -415,7 +502,7 @@ export class AgentRuntime {
     });
   }
 
-  private info(): Record<string, unknown> {
+  info(): Record<string, unknown> {
     const cfg = this.deps.config;
     const inv = this.deps.heater.inventory();
     const inf = this.deps.inference.status();
@@ -436,8 +523,8 @@ export class AgentRuntime {
         max_limit_w: inv.maxLimitW,
         default_limit_w: inv.defaultLimitW,
       },
-      host: { cpu: cpus()[0]?.model ?? null, mem_mib: Math.round(totalmem() / 1048576), os: `${osType()} ${release()}` },
-      models: inf.model ? [{ name: inf.model, size_bytes: null }] : [],
+      host: this.deps.hostInfo?.current() ?? { cpu: cpus()[0]?.model ?? null, mem_mib: Math.round(totalmem() / 1048576), os: `${osType()} ${release()}` },
+      models: this.deps.inference.models?.() ?? (inf.model ? [{ name: inf.model, size_bytes: null }] : []),
       capabilities: { fleet_jobs: cfg.jobs.enabled && cfg.jobs.fleet, mqtt_version: cfg.mqtt.protocol_version },
       config_hash: configHash(cfg),
     };
@@ -460,26 +547,51 @@ export class AgentRuntime {
     try {
       const c = await store.read<EnergyCounters>('counters.json');
       if (c) this.counters = mergeCounters(this.counters, sanitizeCounters(c));
+      this.persistedEnergyKwh = this.counters.energyKwh;
     } catch (err) {
       this.log.error({ err: errorMessage(err) }, 'counters unreadable: they restart from zero in memory, the file is kept');
+    }
+    try {
+      const l = await store.read<{ optimalStart?: unknown }>('learning.json');
+      if (l) {
+        this.core = { ...this.core, optimalStart: restoreOptimalStart(l.optimalStart) };
+        this.persistedSamples = this.core.optimalStart.samples;
+      }
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'learning.json unreadable: optimal start learns again from its prior');
+    }
+  }
+
+  /** What the core learned (optimal start's warm-up rate), when it learned more since the last write. */
+  private async persistLearning(): Promise<void> {
+    const learned = this.core.optimalStart;
+    if (learned.samples === this.persistedSamples) return;
+    try {
+      await this.deps.store.write('learning.json', { optimalStart: serializeOptimalStart(learned) });
+      this.persistedSamples = learned.samples;
+      this.storage.succeeded('learning.json');
+    } catch (err) {
+      this.storage.failed('learning.json', err);
     }
   }
 
   private async persistOperator(): Promise<void> {
     try {
       await this.deps.store.write('operator.json', { ...this.operator, appliedRetained: this.appliedRetained });
+      this.storage.succeeded('operator.json');
     } catch (err) {
-      this.log.error({ err: errorMessage(err) }, 'cannot persist operator state');
-      this.emitEvent('state_write_failed', 'error', { file: 'operator.json', message: errorMessage(err) });
+      this.storage.failed('operator.json', err);
     }
   }
 
   private async persistCounters(): Promise<void> {
     try {
-      await this.deps.store.write('counters.json', this.counters);
+      const saved = this.counters;
+      await this.deps.store.write('counters.json', saved);
+      this.persistedEnergyKwh = Math.max(this.persistedEnergyKwh, saved.energyKwh);
+      this.storage.succeeded('counters.json');
     } catch (err) {
-      this.log.error({ err: errorMessage(err) }, 'cannot persist counters');
-      this.emitEvent('state_write_failed', 'error', { file: 'counters.json', message: errorMessage(err) });
+      this.storage.failed('counters.json', err);
     }
   }
 }

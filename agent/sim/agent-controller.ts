@@ -4,11 +4,12 @@
  * (the limit is only changed when the decision says to write it).
  */
 import { decide, initialCoreState, type CoreState } from '../core/heat-decision.js';
+import type { OptimalStartSetting } from '../core/optimal-start.js';
 import type { ActiveSchedule, CardLimits, ControlConfig, HeatDecision, OperatorState } from '../core/types.js';
 import type { SimCommand, SimController, SimObservation } from './sim-controller.js';
 
 export interface AgentSimOptions {
-  control: ControlConfig;
+  control: ControlConfig & OptimalStartSetting;
   card: CardLimits;
   /** The schedule's active entry at a wall time (null when the scenario has none). */
   schedule: ((wallMs: number) => ActiveSchedule | null) | null;
@@ -35,6 +36,11 @@ export class AgentSimController implements SimController {
     this.name = opts.name ?? 'pi';
     this.state = initialCoreState();
     this.limitW = opts.card.defaultLimitW;
+  }
+
+  /** The core's state after the last tick (what it learned included). */
+  get coreState(): CoreState {
+    return this.state;
   }
 
   step(obs: SimObservation): SimCommand {

@@ -10,7 +10,7 @@ describe('controlConfigFrom', () => {
   it('maps thermostat, heater, safety, llm and jobs settings', () => {
     const cfg = configSchema.parse({
       ...base,
-      thermostat: { min_on_s: 600, pi: { kp: 1.5, ti_s: 1800, outdoor_gain: 0.02 }, cycle_s: 900, precharge_k: 0.2, controller: 'tpi' },
+      thermostat: { min_on_s: 600, pi: { kp: 1.5, ti_s: 1800, outdoor_gain: 0.02 }, cycle_s: 900, precharge_k: 0.2, controller: 'tpi', optimal_start: false },
       heater: { max_power_w: 280, min_power_w: 110, efficient_power_w: 220, limit_deadband_w: 8, limit_min_interval_s: 45, host_w: 55 },
       safety: { stale_action: 'hold_minimum', hold_minimum_max_s: 3600, gpu_throttle_temp_c: 78 },
       llm: { max_parallel: 2, keep_alive_s: 300 },
@@ -29,6 +29,7 @@ describe('controlConfigFrom', () => {
       pi: { kp: 1.5, tiS: 1800, outdoorGain: 0.02 },
       cycleS: 900,
       prechargeK: 0.2,
+      optimalStart: false,
     });
     assert.deepEqual(cc.heater, { maxPowerW: 280, minPowerW: 110, efficientPowerW: 220, limitDeadbandW: 8, limitMinIntervalS: 45, hostW: 55 });
     assert.deepEqual(cc.safety, {

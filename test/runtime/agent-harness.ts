@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConfigSchema, type AgentConfig } from '../../agent/config/schema.js';
-import { buildAgent } from '../../agent/main.js';
+import { buildAgent, type BuildAgentOptions } from '../../agent/main.js';
 import { silentLogger } from '../../agent/log.js';
 import type { AgentRuntime } from '../../agent/runtime/agent-runtime.js';
 
@@ -21,6 +21,8 @@ export interface TestAgentOptions {
   /** Extra config (deep-merged over the test defaults). */
   config?: Record<string, unknown>;
   tickS?: number;
+  /** More options of buildAgent (e.g. `ops`). */
+  build?: BuildAgentOptions;
 }
 
 export interface TestAgent {
@@ -44,7 +46,9 @@ export async function startTestAgent(o: TestAgentOptions): Promise<TestAgent> {
     {
       version: 1,
       node: { id: node },
-      mqtt: { url: o.url, base_topic: base, reconnect: { min_s: 0.2, max_s: 2 }, discovery: { enabled: false } },
+      // A client id of its own: test files run in parallel on the shared broker, and two agents
+      // with the same client id would take over each other's session.
+      mqtt: { url: o.url, base_topic: base, client_id: `anchiale-${node}-${base.replace(/[^a-z0-9]/gi, '')}`.slice(0, 64), reconnect: { min_s: 0.2, max_s: 2 }, discovery: { enabled: false } },
       inputs: { room_temperature: { preset: 'z2m', device }, setpoint: { preset: 'z2m', device } },
       heater: { backend: 'sim', sim: { load_s: 0.2 } },
       jobs: { enabled: false },
@@ -54,7 +58,7 @@ export async function startTestAgent(o: TestAgentOptions): Promise<TestAgent> {
     o.config ?? {},
   );
   const config = createConfigSchema({ defaultNodeId: node }).parse(doc);
-  const agent = buildAgent(config, silentLogger(), { tickS: o.tickS ?? 0.2 });
+  const agent = buildAgent(config, silentLogger(), { tickS: o.tickS ?? 0.2, ...o.build });
   await agent.start();
   await agent.whenConnected();
   let stopped = false;

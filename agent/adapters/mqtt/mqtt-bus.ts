@@ -549,6 +549,10 @@ export class MqttBus implements MessageBus {
 
   private handleConnect(client: MqttClient): void {
     if (client !== this.client || this.stopped) return;
+    // Small messages (a state, a job answer) must not wait for Nagle's algorithm meeting the
+    // broker's delayed ACK: that alone adds ~40 ms to every reaction on loopback.
+    const socket = (client as unknown as { stream?: { setNoDelay?: (on: boolean) => void } }).stream;
+    socket?.setNoDelay?.(true);
     this.counters.connects++;
     this.connectedAt = Date.now();
     this.lastError = undefined;

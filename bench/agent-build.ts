@@ -1,0 +1,36 @@
+/**
+ * The agent as it is deployed (compiled JavaScript run by plain node, like dist/), built once per
+ * benchmark run with tsconfig.build.json into node_modules/.cache/anchiale-bench-build (packages
+ * resolve from the repository's node_modules). ANCHIALE_BENCH_REUSE_BUILD=1 reuses a previous build.
+ */
+import { execFile } from 'node:child_process';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '../test/helpers/agent-process.js';
+
+const run = promisify(execFile);
+export const BENCH_BUILD_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'anchiale-bench-build');
+let built: Promise<string> | null = null;
+
+/** Path of the compiled agent entry (agent/main.js), building it first if needed. */
+export function compiledAgentEntry(): Promise<string> {
+  built ??= (async () => {
+    const entry = join(BENCH_BUILD_DIR, 'agent', 'main.js');
+    const reuse = process.env.ANCHIALE_BENCH_REUSE_BUILD === '1' && (await access(entry).then(() => true, () => false));
+    if (!reuse) {
+      try {
+        await run(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', BENCH_BUILD_DIR], {
+          cwd: REPO_ROOT,
+          timeout: 300_000,
+        });
+      } catch (err) {
+        // tsc still emits when the tree has type errors elsewhere (work in progress): go on if it did.
+        if (!(await access(entry).then(() => true, () => false))) throw err;
+        process.stderr.write(`bench: tsc reported errors; using the JavaScript it emitted anyway\n${String((err as { stdout?: string }).stdout ?? '').slice(0, 2000)}\n`);
+      }
+    }
+    return entry;
+  })();
+  return built;
+}
