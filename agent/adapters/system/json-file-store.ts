@@ -8,6 +8,9 @@ import { AgentError, errorMessage } from '../../errors.js';
  * the old or the new document, never a torn one.
  */
 export class JsonFileStore {
+  /** Writes of one document run one after the other, in call order (the last call wins). */
+  private readonly chains = new Map<string, Promise<void>>();
+
   constructor(private readonly dir: string) {}
 
   path(name: string): string {
@@ -39,10 +42,26 @@ export class JsonFileStore {
     }
   }
 
-  async write(name: string, value: unknown): Promise<void> {
+  write(name: string, value: unknown): Promise<void> {
+    let data: string;
+    try {
+      data = JSON.stringify(value, null, 1) + '\n';
+    } catch (err) {
+      return Promise.reject(new AgentError('state_write_failed', `cannot serialise ${name}: ${errorMessage(err)}`));
+    }
+    const previous = this.chains.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.writeNow(name, data));
+    this.chains.set(name, next);
+    void next.finally(() => {
+      if (this.chains.get(name) === next) this.chains.delete(name);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  private async writeNow(name: string, data: string): Promise<void> {
     const file = this.path(name);
+    // Writes of one name are serialized (write()), so one temp name per process cannot collide.
     const tmp = `${file}.${process.pid}.tmp`;
-    const data = JSON.stringify(value, null, 1) + '\n';
     try {
       const fh = await open(tmp, 'w', 0o640);
       try {
