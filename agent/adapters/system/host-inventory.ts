@@ -4,8 +4,9 @@
  * dmidecode and nvidia-smi with execSync/execFileSync and blocks the event loop meanwhile.
  * A part that fails leaves its fields null; refresh() never rejects.
  */
-import si from 'systeminformation';
-import { errorMessage } from '../../errors.js';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { AgentError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { HostInfoDoc, HostInfoPort } from '../../ports/host-info.js';
 
@@ -27,7 +28,7 @@ export class HostInventory implements HostInfoPort {
 
   constructor(opts: { log: Logger; source?: InventorySource }) {
     this.log = opts.log.child({ component: 'host-inventory' });
-    this.source = opts.source ?? si;
+    this.source = opts.source ?? childProcessSource();
   }
 
   current(): HostInfoDoc | null {
@@ -75,4 +76,38 @@ export class HostInventory implements HostInfoPort {
     this.log.info({ cpu: doc.cpu, mem_mib: doc.mem_mib, os: doc.os, gpus: doc.gpus.map((g) => g.name), ms: this.lastRefreshMs }, 'host inventory');
     return doc;
   }
+}
+
+/** Longest wait for the inventory child (lspci and nvidia-smi can be slow on a busy host). */
+const CHILD_TIMEOUT_MS = 30_000;
+
+/**
+ * systeminformation in a child process (host-inventory-child): one run answers the four calls.
+ * Works from source (tsx) and from the compiled dist alike.
+ */
+export function childProcessSource(): InventorySource {
+  let run: Promise<Record<string, unknown>> | null = null;
+  const gather = (): Promise<Record<string, unknown>> => {
+    run ??= new Promise<Record<string, unknown>>((resolve, reject) => {
+      const here = fileURLToPath(import.meta.url);
+      const script = here.replace(/host-inventory\.(ts|js)$/, 'host-inventory-child.$1');
+      const execArgv = here.endsWith('.ts') ? ['--import', 'tsx'] : [];
+      execFile(process.execPath, [...execArgv, script], { timeout: CHILD_TIMEOUT_MS, maxBuffer: 4 << 20 }, (err, stdout) => {
+        run = null;
+        if (err) return reject(new AgentError('inventory_failed', `host inventory child failed: ${errorMessage(err)}`));
+        try {
+          resolve(JSON.parse(stdout) as Record<string, unknown>);
+        } catch (e) {
+          reject(new AgentError('inventory_failed', `host inventory child printed no JSON: ${errorMessage(e)}`));
+        }
+      });
+    });
+    return run;
+  };
+  const part = <T>(key: string) => async (): Promise<T> => {
+    const v = (await gather())[key];
+    if (v === null || v === undefined) throw new AgentError('inventory_failed', `no ${key} in the inventory`);
+    return v as T;
+  };
+  return { cpu: part('cpu'), mem: part('mem'), osInfo: part('osInfo'), graphics: part('graphics') };
 }
