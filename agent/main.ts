@@ -29,8 +29,8 @@ import type { HeaterPort } from './ports/heater.js';
 import type { HostInfoPort } from './ports/host-info.js';
 import type { InferencePort } from './ports/inference.js';
 import type { Clock } from './ports/clock.js';
-import { agentControllerFor } from './sim/agent-sim-factory.js';
-import { baselineController } from './sim/baseline-controller.js';
+import type { Scenario } from './sim/scenario.js';
+import type { RunOps } from './cli/run-command.js';
 
 export interface BuildAgentOptions {
   clock?: Clock;
@@ -110,17 +110,20 @@ export function buildAgent(config: AgentConfig, log: Logger, opts: BuildAgentOpt
   return runtime;
 }
 
-const program = buildProgram({
-  run: { buildAgent: (config, log, o) => buildAgent(config, log, { ops: o, hostInfo: new HostInventory({ log }) }) },
-  demo: { buildAgent: (config, log, o) => buildAgent(config, log, o) },
-  sim: {
-    controllers: {
-      pi: agentControllerFor,
-      hysteresis: (s) => baselineController('hysteresis', s),
-      tpi: (s) => baselineController('tpi', s),
-    },
+const programDeps = {
+  run: { buildAgent: (config: AgentConfig, log: Logger, o: RunOps) => buildAgent(config, log, { ops: o, hostInfo: new HostInventory({ log }) }) },
+  demo: { buildAgent: (config: AgentConfig, log: Logger, o: BuildAgentOptions) => buildAgent(config, log, o) },
+  sim: async () => {
+    const [{ agentControllerFor }, { baselineController }] = await Promise.all([import('./sim/agent-sim-factory.js'), import('./sim/baseline-controller.js')]);
+    return {
+      controllers: {
+        pi: agentControllerFor,
+        hysteresis: (s: Scenario) => baselineController('hysteresis', s),
+        tpi: (s: Scenario) => baselineController('tpi', s),
+      },
+    };
   },
-});
+};
 
 /** True when this file is the process entry (not imported by a test). */
 function isEntry(): boolean {
@@ -133,7 +136,7 @@ function isEntry(): boolean {
   }
 }
 
-if (isEntry()) program.parseAsync(process.argv).catch((err: unknown) => {
+if (isEntry()) buildProgram(programDeps).then((program) => program.parseAsync(process.argv)).catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.format()}\n${err.message}\n`);
     process.exitCode = EXIT_CONFIG;
