@@ -6,6 +6,7 @@
 import { ConfigError } from '../config/config-error.js';
 import { controlConfigFrom } from '../config/control-config.js';
 import { configSchema } from '../config/schema.js';
+import { deepMerge } from '../config/deep-merge.js';
 import { AgentSimController } from './agent-controller.js';
 import { scenarioCardLimits, type Scenario } from './scenario.js';
 import { scenarioScheduleAt } from './setpoint-source.js';
@@ -28,16 +29,4 @@ export function agentControllerFor(s: Scenario): AgentSimController {
     throw new ConfigError('config_invalid', issues, s.name);
   }
   return new AgentSimController({ control: controlConfigFrom(parsed.data), card: scenarioCardLimits(s), schedule: scenarioScheduleAt(s), name: 'pi' });
-}
-
-function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const cur = out[k];
-    out[k] =
-      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
-        ? deepMerge(cur as Record<string, unknown>, v as Record<string, unknown>)
-        : v;
-  }
-  return out;
 }

@@ -4,6 +4,7 @@
  * a given state dir. Its JSON log lines (stdout) are parsed and kept; stderr is kept. Only the
  * process started here is ever signalled, by its PID.
  */
+import { deepMerge } from '../../agent/config/deep-merge.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -240,14 +241,5 @@ export function clientIdFor(base: string, nodeId: string): string {
   return `anchiale-${base.replace(/[^A-Za-z0-9_-]/g, '-')}-${nodeId}`;
 }
 
-export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const cur = out[k];
-    out[k] =
-      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
-        ? deepMerge(cur as Record<string, unknown>, v as Record<string, unknown>)
-        : v;
-  }
-  return out;
-}
+
+export { deepMerge };

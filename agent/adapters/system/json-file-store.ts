@@ -80,7 +80,8 @@ export class JsonFileStore {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** fsync a directory after a rename (best effort). */
+export async function syncDir(dir: string): Promise<void> {
   try {
     const fh = await open(dir, 'r');
     try {

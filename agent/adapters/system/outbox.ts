@@ -20,6 +20,7 @@ import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AgentError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { syncDir } from './json-file-store.js';
 import type { BusPublishProperties, MessageBus, Unsubscribe } from '../../ports/bus.js';
 
 export const OUTBOX_FILE = 'outbox.jsonl';
@@ -447,18 +448,5 @@ export class Outbox {
       this.reportWriteError(ioError(err, `append to ${this.file}`));
       return false;
     }
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Some file systems refuse fsync on a directory; the rename is still atomic.
   }
 }
