@@ -25,6 +25,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   // Loaded when run: they pull in node-llama-cpp and the test helpers.
   { name: 'job-path', run: async () => (await (await import('./job-path.js')).runJobPathBench()).table },
   { name: 'fleet-jobs', run: async () => (await (await import('./fleet-jobs.js')).runFleetJobsBench()).table },
+  { name: 'fleet-50', run: async () => (await (await import('./fleet-50.js')).runFleet50Bench()).table },
 ];
 
 /** The names asked for with --only (all when none); throws on a usage error. */
