@@ -134,7 +134,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<number> {
         simNowMs: snap.simNowMs,
         speed,
         online: true,
-        state: state as never,
+        state,
         roomHistoryC: history,
         jobs,
         message: jobs.last ? `last job ${jobs.last} · Ctrl-C to stop` : 'Ctrl-C to stop',

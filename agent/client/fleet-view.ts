@@ -5,26 +5,10 @@
  * status is `online` and the state's `ts` is younger than twice `state.interval_s`; it prefers the
  * heater with the largest heat demand, then the most free slots. Time is an argument.
  */
+import type { ReceivedState } from '../runtime/state-snapshot.js';
 
 /** The fields of a heater's retained `state` that dispatch reads (snake_case, as published). */
-export interface HeaterStateDoc {
-  ts?: string | null;
-  mode?: string | null;
-  phase?: string | null;
-  demand?: number | null;
-  reasons?: readonly string[] | null;
-  safe_mode?: boolean | null;
-  llm?: {
-    model?: string | null;
-    loaded?: boolean | null;
-    accepting?: boolean | null;
-    slots?: number | null;
-    max_slots?: number | null;
-    jobs_active?: number | null;
-    jobs_done?: number | null;
-    tokens_per_s?: number | null;
-  } | null;
-}
+export type HeaterStateDoc = ReceivedState;
 
 /** What a client knows of one heater: its retained `status` and `state`, as received. */
 export interface HeaterObservation {

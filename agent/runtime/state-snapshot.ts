@@ -46,6 +46,15 @@ export interface StateSnapshot {
   safe_mode: boolean;
 }
 
+/** A value as read back from JSON: every field may be missing or null (another version, a partial document). */
+type Loose<T> = T extends readonly (infer U)[] ? readonly U[] | null : T extends object ? { [K in keyof T]?: Loose<T[K]> | null } : T | null;
+
+/**
+ * A retained `state` document as a client receives it (dispatch, status, the demo's view): the
+ * same fields as StateSnapshot, none of them trusted to be there.
+ */
+export type ReceivedState = Loose<StateSnapshot>;
+
 export function buildStateSnapshot(a: {
   wallMs: number;
   decision: HeatDecision;

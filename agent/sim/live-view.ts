@@ -5,38 +5,10 @@
  * `renderSummary(stats)` prints the end-of-demo summary. Pure: strings in, string out; ANSI
  * colours only when asked. Lines never exceed the width (colour codes do not count).
  */
+import type { ReceivedState } from '../runtime/state-snapshot.js';
 
 /** The fields of the retained `state` JSON this view shows (snake_case, as published). */
-export interface LiveViewState {
-  ts?: string | null;
-  mode?: string | null;
-  preset?: string | null;
-  phase?: string | null;
-  action?: string | null;
-  room_temp_c?: number | null;
-  setpoint_c?: number | null;
-  setpoint_source?: string | null;
-  outdoor_temp_c?: number | null;
-  demand?: number | null;
-  power_limit_w?: number | null;
-  gpu?: { power_w?: number | null; temp_c?: number | null; util_pct?: number | null; pstate?: string | null } | null;
-  wall_power_w?: number | null;
-  heat_w?: number | null;
-  energy_kwh?: number | null;
-  llm?: {
-    model?: string | null;
-    loaded?: boolean | null;
-    accepting?: boolean | null;
-    slots?: number | null;
-    max_slots?: number | null;
-    jobs_active?: number | null;
-    jobs_done?: number | null;
-    tokens_per_s?: number | null;
-  } | null;
-  inputs_stale?: readonly string[] | null;
-  reasons?: readonly string[] | null;
-  safe_mode?: boolean | null;
-}
+export type LiveViewState = ReceivedState;
 
 /** The demo job client's view of the jobs. */
 export interface LiveViewJobs {
