@@ -21,8 +21,8 @@
  * each input.
  */
 import { z } from 'zod';
-import { CronExpressionParser } from 'cron-parser';
 import { isTimeZone } from '../core/schedule.js';
+import { cronError } from '../core/cron.js';
 import type { InputName } from '../core/types.js';
 import { AgentError } from '../errors.js';
 import { resolveInputSpec, type InputPreset, type InputFormat } from '../adapters/mqtt/input-presets.js';
@@ -71,12 +71,11 @@ function canonicalTimeZone(tz: string): string {
   }
 }
 
+/** A node-cron expression, checked by the parser the core evaluates it with. */
 const cronExpression = text().superRefine((expr, ctx) => {
-  try {
-    CronExpressionParser.parse(expr);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `invalid cron expression "${expr}": ${err instanceof Error ? err.message : String(err)}` });
-  }
+  // An empty value is already reported by text().
+  const error = expr === '' ? null : cronError(expr);
+  if (error !== null) ctx.addIssue({ code: 'custom', message: error });
 });
 
 function checkMqttUrl(url: string, ctx: z.RefinementCtx): void {

@@ -11,26 +11,19 @@
  *  - `nextWallMs`: the earliest firing of any entry after t (within SCHEDULE_LOOKAHEAD_MS, else
  *    null); `next` what it sets (same tie rule).
  *  - Daylight saving time: each local wall-clock time fires at most once, at the instant the
- *    'compatible' rule gives it (the rule of JS Date, Temporal and of cron-parser's forward
- *    iteration):
+ *    'compatible' rule gives it (the rule of JS Date and Temporal):
  *      · a local time that does not exist (spring forward, Europe/Paris 2026-03-29 02:00→03:00)
  *        is shifted forward by the gap: 02:30 fires at 03:30 CEST (01:30Z), 02:00 at 03:00 CEST;
  *      · a local time that happens twice (fall back, Europe/Paris 2026-10-25 03:00→02:00) fires
  *        once, at its first occurrence: 02:30 fires at 02:30 CEST (00:30Z), not again at 02:30 CET.
  *        An hourly entry therefore skips 02:00 CET (01:00Z) on that night.
  *
- * Why cron-parser is run in UTC on "floating" local time rather than with its `tz` option
- * (cron-parser 5.10.6, checked on the Europe/Paris 2026 transitions):
- *  - `next()` and `prev()` are strict (a firing exactly at currentDate is not returned);
- *  - spring forward, `30 2 * * *`: `next()` from before the gap gives 2026-03-29T01:30Z (03:30 CEST),
- *    but from 03:15 CEST it skips to the next day; `prev()` skips 2026-03-29 altogether;
- *  - fall back, `30 2 * * *`: `next()` from before gives 00:30Z once, but from inside the repeated
- *    hour (01:00Z–01:30Z) it gives 01:30Z; `prev()` gives both 01:30Z and 00:30Z.
- * So prev and next disagree and depend on where the iteration starts. Here cron-parser only matches
- * the expression on local wall-clock time encoded as UTC (no DST there), and the local → instant
- * mapping above is done with Intl, which makes past, next and listed transitions agree.
+ * How: the cron expression is matched on local wall-clock time encoded as UTC ("floating" time,
+ * no DST there; core/cron.ts), and each local firing is mapped to its instant with Intl by the rule
+ * above, so past, next and listed transitions agree. (cron-parser's own `tz` option, used before,
+ * disagreed between prev and next around the 2026 Europe/Paris transitions.)
  */
-import { CronExpressionParser, type CronExpression } from 'cron-parser';
+import { cronNext, cronPrev, parseCron, type CronSpec } from './cron.js';
 import { AgentError, errorMessage } from '../errors.js';
 import type { ActiveSchedule, Preset } from './types.js';
 
@@ -91,7 +84,7 @@ interface Zone {
 }
 
 interface CompiledEntry {
-  expr: CronExpression;
+  expr: CronSpec;
   preset: Preset | null;
   setpointC: number | null;
 }
@@ -165,9 +158,9 @@ function createZone(timezone: string): Zone {
 function compile(spec: ScheduleSpec): Compiled {
   const zone = createZone(spec.timezone);
   const entries = spec.entries.map((entry, index): CompiledEntry => {
-    let expr: CronExpression;
+    let expr: CronSpec;
     try {
-      expr = CronExpressionParser.parse(entry.cron, { currentDate: new Date(0), tz: 'UTC' });
+      expr = parseCron(entry.cron);
     } catch (err) {
       throw new AgentError('invalid_schedule', `schedule entry ${index}: invalid cron "${entry.cron}": ${errorMessage(err)}`, {
         index,
@@ -179,25 +172,17 @@ function compile(spec: ScheduleSpec): Compiled {
   return { zone, entries };
 }
 
-/** cron-parser throws when no date is left (e.g. 30 February): treated as no more firings. */
-function step(expr: CronExpression, dir: 'prev' | 'next'): number | null {
-  try {
-    return (dir === 'prev' ? expr.prev() : expr.next()).getTime();
-  } catch {
-    return null;
-  }
-}
-
 type Band = { minOff: number; maxOff: number };
 
 /** The entry's latest firing in [floorMs, t], or null. */
 function lastFiring(e: CompiledEntry, zone: Zone, t: number, floorMs: number, b: Band): number | null {
   // The instant of local time w lies in [w − maxOff, w − minOff].
-  e.expr.reset(new Date(t + b.maxOff + 1));
+  let cursor = t + b.maxOff + 1;
   let best: number | null = null;
   for (let i = 0; i < MAX_FIRINGS; i++) {
-    const w = step(e.expr, 'prev');
-    if (w === null || w - b.minOff < floorMs || (best !== null && w - b.minOff < best)) break;
+    const w = cronPrev(e.expr, cursor, floorMs + b.minOff);
+    if (w === null || (best !== null && w - b.minOff < best)) break;
+    cursor = w;
     const u = zone.toInstant(w);
     if (u <= t && u >= floorMs && (best === null || u > best)) best = u;
   }
@@ -206,11 +191,12 @@ function lastFiring(e: CompiledEntry, zone: Zone, t: number, floorMs: number, b:
 
 /** The entry's earliest firing in (t, ceilMs], or null. */
 function nextFiring(e: CompiledEntry, zone: Zone, t: number, ceilMs: number, b: Band): number | null {
-  e.expr.reset(new Date(t + b.minOff));
+  let cursor = t + b.minOff;
   let best: number | null = null;
   for (let i = 0; i < MAX_FIRINGS; i++) {
-    const w = step(e.expr, 'next');
-    if (w === null || w - b.maxOff > ceilMs || (best !== null && w - b.maxOff > best)) break;
+    const w = cronNext(e.expr, cursor, ceilMs + b.maxOff);
+    if (w === null || (best !== null && w - b.maxOff > best)) break;
+    cursor = w;
     const u = zone.toInstant(w);
     if (u > t && u <= ceilMs && (best === null || u < best)) best = u;
   }
@@ -297,10 +283,11 @@ export function scheduleTransitionsBetween(spec: ScheduleSpec, fromMs: number, t
   const winner = new Map<number, CompiledEntry>();
   let count = 0;
   for (const e of c.entries) {
-    e.expr.reset(new Date(fromMs + b.minOff - 1));
+    let cursor = fromMs + b.minOff - 1;
     for (;;) {
-      const w = step(e.expr, 'next');
-      if (w === null || w - b.maxOff >= toMs) break;
+      const w = cronNext(e.expr, cursor, toMs + b.maxOff - 1);
+      if (w === null) break;
+      cursor = w;
       const u = c.zone.toInstant(w);
       if (u >= fromMs && u < toMs) winner.set(u, e); // later entries overwrite: they win ties
       if (++count > MAX_FIRINGS) {

@@ -145,6 +145,8 @@ describe('buildClientOptions', () => {
     assert.equal(o.queueQoSZero, false);
     assert.equal(o.resubscribe, false);
     assert.equal(o.reconnectOnConnackError, true);
+    // No 65 536-buffer packet-id cache (6 MiB of an idle agent's heap).
+    assert.equal(o.writeCache, false);
     assert.ok((o.reconnectPeriod ?? 0) > 0);
     assert.deepEqual(o.will, { topic: 'anchiale/v1/h204/status', payload: Buffer.from('offline'), qos: 1, retain: true });
   });
@@ -205,6 +207,22 @@ describe('buildClientOptions', () => {
 });
 
 describe('MqttBus against the system Mosquitto', { concurrency: true }, () => {
+  it('a plain mqtt:// connection loads neither TLS nor the WebSocket transports (memory of an idle agent)', async () => {
+    // In a fresh process: which of Node's modules are loaded once the bus is connected.
+    const prefix = uniquePrefix('transports');
+    const script = `
+      const { MqttBus } = await import('./agent/adapters/mqtt/mqtt-bus.ts');
+      const { silentLogger } = await import('./agent/log.ts');
+      const bus = new MqttBus({ url: '${SYSTEM_BROKER}', clientId: 'anchiale-test-transports-' + process.pid, statusTopic: '${prefix}/status' }, silentLogger(), Math.random);
+      await bus.start();
+      const loaded = process.moduleLoadList.filter((m) => /^NativeModule (tls|_tls_wrap|http|https|zlib)$/.test(m));
+      await bus.stop();
+      console.log(JSON.stringify({ connected: true, loaded }));`;
+    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot, timeout: 30_000 });
+    await clearRetained([`${prefix}/status`]);
+    assert.deepEqual(JSON.parse(stdout.trim().split('\n').pop()!), { connected: true, loaded: [] });
+  });
+
   for (const protocolVersion of [5, 4] as const) {
     it(`MQTT ${protocolVersion === 5 ? '5' : '3.1.1'}: online retained on connect, messages both ways, offline after stop()`, async () => {
       const r = resources();
