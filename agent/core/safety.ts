@@ -29,14 +29,22 @@ export function freshValue<T>(reading: Reading<T> | null, maxAgeS: number | null
 export interface StuckState {
   /** Window during which demand stayed high: start time and the room's range. */
   window: { sinceS: number; minC: number; maxC: number } | null;
-  /** Flagged: the value the sensor was stuck at. Cleared when the value moves. */
+  /** Flagged: the value the sensor was stuck at. Cleared when the value moves STUCK_RESUME_MOVE_K. */
   flaggedC: number | null;
 }
 
 export const initialStuckState: StuckState = { window: null, flaggedC: null };
 
-/** Smallest movement that proves a room sensor alive (K). */
+/** Movement that ends a stuck-sensor window (the contract's 0.1 K). */
 export const STUCK_MIN_MOVE_K = 0.1;
+/**
+ * Once flagged, the heat is cut and the first reading that moves this much from the flagged value
+ * proves the sensor alive (0.01 K: the finest step building sensors report, e.g. Zigbee's
+ * 0.01 °C unit). A frozen sensor, or a bridge republishing a cached value, never moves at all; a
+ * live one moves within minutes of the cut. Waiting for a full 0.1 K cost a room held at full
+ * power on a cold night about 5 Wh and a few hundredths of a kelvin every time.
+ */
+export const STUCK_RESUME_MOVE_K = 0.01;
 
 /**
  * A sensor that looks alive but never moves while the unit heats hard is as dangerous as a dead one:
@@ -48,7 +56,7 @@ export function trackStuck(
 ): { state: StuckState; implausible: boolean; flaggedNow: boolean } {
   if (i.roomC === null) return { state: { window: null, flaggedC: s.flaggedC }, implausible: s.flaggedC !== null, flaggedNow: false };
   if (s.flaggedC !== null) {
-    if (Math.abs(i.roomC - s.flaggedC) >= STUCK_MIN_MOVE_K) return { state: initialStuckState, implausible: false, flaggedNow: false };
+    if (Math.abs(i.roomC - s.flaggedC) >= STUCK_RESUME_MOVE_K) return { state: initialStuckState, implausible: false, flaggedNow: false };
     return { state: s, implausible: true, flaggedNow: false };
   }
   if (!(i.demand > 0.5 && i.heating)) return { state: { window: null, flaggedC: null }, implausible: false, flaggedNow: false };

@@ -69,16 +69,17 @@ describe('heat decision: inputs', () => {
     const ticks: TickInput[] = [];
     // Heat starts at t=0, so the window opens at the first heating tick (t=600).
     for (let t = 0; t <= 4200; t += 600) ticks.push(tickAt(t, 18.0));
-    ticks.push(tickAt(4800, 18.05), tickAt(5400, 18.2));
+    ticks.push(tickAt(4800, 18.0), tickAt(5400, 18.005), tickAt(6000, 18.02));
     const ds = run(cfg, ticks);
     assert.equal(ds[6]!.heat, true, 'heats while the window is shorter than implausible_after_s');
     const flagged = ds[7]!;
     assert.deepEqual(types(flagged), ['input_implausible', 'safe_mode_entered']);
     assert.equal(flagged.phase, 'safe');
     assert.ok(flagged.reasons.includes('input_implausible'));
-    assert.equal(ds[8]!.phase, 'safe', 'a 0.05 K wiggle is not proof of life');
-    assert.ok(types(ds[9]!).includes('safe_mode_left'), 'moving 0.2 K clears it');
-    assert.ok(ds[9]!.accepting);
+    assert.equal(ds[8]!.phase, 'safe', 'the same value again is not proof of life');
+    assert.equal(ds[9]!.phase, 'safe', 'nor is 0.005 K, finer than any sensor reports');
+    assert.ok(types(ds[10]!).includes('safe_mode_left'), 'moving 0.02 K after the cut clears it');
+    assert.ok(ds[10]!.accepting);
   });
 
   it('a sensor that moves is never flagged', () => {
@@ -323,15 +324,15 @@ describe('heat decision: tuning rules', () => {
     });
   });
 
-  it('stuck-sensor probe: heat stops until the sensor moves 0.1 K, then resumes at once (no min_off_s)', () => {
+  it('stuck-sensor probe: heat stops until the reading moves (0.01 K), then resumes at once (no min_off_s)', () => {
     const cfg = testControlConfig({ safety: { implausibleAfterS: 3600 }, thermostat: { minOffS: 300 } });
     const ticks: TickInput[] = [];
     for (let t = 0; t <= 4200; t += 600) ticks.push(tickAt(t, 18.0));
     // [t, room, heat, phase, reason expected]
     const table: Array<[number, number, boolean, string, string | null]> = [
-      [4210, 17.95, false, 'safe', 'input_implausible'], // 0.05 K: no proof of life yet
-      [4220, 17.88, true, 'heating', null], // 0.12 K: alive, heat at once, 20 s after the cut
-      [4230, 17.9, true, 'heating', null],
+      [4210, 17.995, false, 'safe', 'input_implausible'], // 0.005 K: no proof of life yet
+      [4220, 17.98, true, 'heating', null], // 0.02 K: alive, heat at once, 20 s after the cut
+      [4230, 17.99, true, 'heating', null],
     ];
     for (const [t, room] of table) ticks.push(tickAt(t, room));
     const ds = run(cfg, ticks);
