@@ -13,9 +13,15 @@
  * MQTT 5 (default): message expiry = ttl_s, response topic + correlation data (= job_id), and the
  * PUBACK reason "no matching subscribers" tells at once that nobody takes a topic.
  * MQTT 3.1.1: the payload's `reply_to` carries everything.
+ *
+ * Replies survive the client's own reconnects: over MQTT 5 the session (the QoS 1 reply
+ * subscription and what arrives for it meanwhile) is kept by the broker for `sessionExpiryS`
+ * after a connection drops, and dropped at once by stop(). Over MQTT 3.1.1 a kept session could
+ * only be kept forever, so there the session is clean and a reply published during a reconnect
+ * is lost to the client (the job still ends, and its `done` is on the wire).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient, type Packet } from 'mqtt';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type ISubscriptionMap, type MqttClient, type Packet } from 'mqtt';
 import { AgentError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ChunkAssembler } from './chunk-assembler.js';
@@ -54,6 +60,8 @@ export interface JobClientOptions {
   resultTimeoutMs?: number;
   /** How long start() waits for the broker (default 5000 ms). */
   connectTimeoutMs?: number;
+  /** MQTT 5: how long the broker keeps this client's replies while it reconnects (default 300 s). */
+  sessionExpiryS?: number;
   log?: Logger;
   /** Wall clock for state ages (default Date.now). */
   now?: () => number;
@@ -242,10 +250,14 @@ export class JobClient {
     }
     const o = this.opts;
     const tls = o.tls ?? {};
+    const v5 = (o.protocolVersion ?? 5) === 5;
     const options: IClientOptions = {
       clientId: this.clientId,
       protocolVersion: o.protocolVersion ?? 5,
-      clean: true,
+      // MQTT 5: clean start off, so after a dropped connection the broker hands over what arrived
+      // for the reply subscription meanwhile. The default client id is new for every client; a
+      // session resumed under a given one only brings replies to unknown jobs, which are ignored.
+      clean: !v5,
       reconnectPeriod: 1000,
       connectTimeout: o.connectTimeoutMs ?? 5000,
       queueQoSZero: false,
@@ -253,7 +265,7 @@ export class JobClient {
       manualConnect: true,
       ...(o.username ? { username: o.username } : {}),
       ...(o.password ? { password: o.password } : {}),
-      ...((o.protocolVersion ?? 5) === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}),
+      ...(v5 ? { properties: { sessionExpiryInterval: o.sessionExpiryS ?? 300 } } : {}),
       ...(tls.ca ? { ca: tls.ca } : {}),
       ...(tls.cert ? { cert: tls.cert } : {}),
       ...(tls.key ? { key: tls.key } : {}),
@@ -273,6 +285,20 @@ export class JobClient {
     // Small packets back to back (a PUBACK, then the next request) must not wait for the broker's
     // delayed ACK (Nagle: up to 40 ms a job on Linux). Each (re)connect has a new socket.
     client.on('connect', () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true));
+    // A kept session keeps the subscriptions, so MQTT.js does not renew them, but only a SUBSCRIBE
+    // brings the retained status and state again: heaters that came back while the client was
+    // away would otherwise look stale until their next periodic state.
+    let connects = 0;
+    client.on('connect', (connack) => {
+      if (++connects > 1 && connack.sessionPresent) {
+        // `resubscribe`: MQTT.js otherwise skips filters it already holds.
+        const again = Object.fromEntries(this.tracker.filters.map((f) => [f, { qos: 0 }])) as ISubscriptionMap;
+        again.resubscribe = true;
+        client.subscribe(again, (err) => {
+          if (err) this.log.warn({ err: errorMessage(err) }, 'renewing the fleet subscriptions failed');
+        });
+      }
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         const timeoutMs = o.connectTimeoutMs ?? 5000;
@@ -322,7 +348,9 @@ export class JobClient {
       p.wake();
     }
     this.client = null;
-    await client.endAsync().catch(() => undefined);
+    // MQTT 5: nothing more is wanted, so the broker may drop the session now.
+    const v5 = (this.opts.protocolVersion ?? 5) === 5;
+    await client.endAsync(false, v5 ? { properties: { sessionExpiryInterval: 0 } } : {}).catch(() => undefined);
   }
 
   /** Every heater seen and which ones a job for `model` may go to now. */

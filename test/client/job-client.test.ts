@@ -257,6 +257,29 @@ describe('job client against fake heaters on Mosquitto', () => {
     assert.ok(performance.now() - t0 < 400);
   });
 
+  it('MQTT 5: an answer published while the client reconnects still reaches it (kept session)', async () => {
+    let cut: () => void = () => undefined;
+    const { c } = await setup(
+      [
+        {
+          node: 'h1',
+          behavior: async (job, h) => {
+            await h.reply(job, { type: 'accepted', queue_position: 0 });
+            cut(); // the client's connection drops right after the acceptance…
+            await sleep(200);
+            await h.reply(job, FakeHeater.done('kept')); // …and the answer comes while it is away
+          },
+        },
+      ],
+      { resultTimeoutMs: 8000 },
+    );
+    const mqttClient = (c as unknown as { client: { stream: { destroy(): void }; connected: boolean } }).client;
+    cut = () => mqttClient.stream.destroy();
+    const r = await c.submit({ prompt: 'hi' });
+    assert.equal(r.text, 'kept');
+    assert.equal(mqttClient.connected, true, 'reconnected');
+  });
+
   it('an error after acceptance is a job_error with the heater code', async () => {
     const { c } = await setup([
       {

@@ -2,7 +2,7 @@
  * Fault: the broker goes down and comes back three times while jobs are in flight. Two real heaters
  * (jobs on, generated tiny model, one thread) on a Mosquitto of their own (persistence on, so the
  * sessions of the wire probe survive: it sees every answer the broker took); a JobClient submits
- * ~30 jobs across the restarts.
+ * ~30 jobs across the restarts, and gets every one of them back done (its session is kept too).
  * Kept: every job a heater accepted gets exactly one terminal answer (done or error) on the wire,
  * delivered at least once (its outbox keeps it through the outage); never both done and error.
  * Reported: retained status `online` and a fresh state back after each restart; the heaters
@@ -103,6 +103,9 @@ describe('fault: broker restarted repeatedly with jobs in flight', () => {
     const outcomes = await Promise.all(submits);
     const failed = outcomes.filter((o): o is Error => o instanceof Error).map((e) => `${(e as { code?: string }).code}: ${e.message}`);
     t.diagnostic(`client: ${outcomes.length - failed.length} done, failed: ${JSON.stringify(failed).slice(0, 600)}`);
+    // The client's own MQTT 5 session is kept by the (persistent) broker too: every job it
+    // submitted came back to it done, answers published while it was reconnecting included.
+    assert.deepEqual(failed, [], 'every submitted job answered to the client');
 
     // The wire: for every (job_id, node) a heater accepted, the distinct terminal types seen.
     const replies = () => wire.received(`${base}/replies/#`).map((m) => ({ ...(JSON.parse(m.text) as { type: string; job_id: string; node: string }), at: wire.messages.indexOf(m) }));
