@@ -121,7 +121,8 @@ export interface SubmitHandlers {
   signal?: AbortSignal;
 }
 
-export type AttemptOutcome = 'accepted' | 'rejected' | 'timeout' | 'no_subscriber';
+/** `preempted`: accepted, then dropped from the heater's queue before it started (its room warmed up). */
+export type AttemptOutcome = 'accepted' | 'rejected' | 'timeout' | 'no_subscriber' | 'preempted';
 
 export interface DispatchAttempt {
   via: 'direct' | 'fleet';
@@ -162,6 +163,8 @@ export interface JobClientStats {
   active: number;
   duplicateReplies: number;
   lateDuplicatesCancelled: number;
+  /** Jobs offered again after a heater dropped them from its queue (error preempted) before they started. */
+  preemptedRetries: number;
 }
 
 export interface FleetStatus extends FleetView {
@@ -194,6 +197,8 @@ interface Pending {
 const MQTT_RC_NO_MATCHING_SUBSCRIBERS = 16;
 const CLOSED_JOBS_KEPT = 10_000;
 const CANCEL_WAIT_MS = 5000;
+/** Heaters a job may be preempted by before its `preempted` error is final. */
+const MAX_PREEMPTED_RETRIES = 2;
 
 export class JobClient {
   private client: MqttClient | null = null;
@@ -215,6 +220,7 @@ export class JobClient {
     rejected: 0,
     duplicateReplies: 0,
     lateDuplicatesCancelled: 0,
+    preemptedRetries: 0,
   };
 
   constructor(private readonly opts: JobClientOptions) {
@@ -405,8 +411,34 @@ export class JobClient {
     };
     handlers.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const attempts = await this.dispatch(p, req, plan, view);
-      const terminal = await this.awaitTerminal(p);
+      const attempts: DispatchAttempt[] = [];
+      let terminal: Extract<JobReply, { type: 'done' | 'error' }>;
+      let round = { plan, view };
+      const preemptedBy = new Set<string>();
+      for (;;) {
+        attempts.push(...(await this.dispatch(p, req, round.plan, round.view)));
+        terminal = await this.awaitTerminal(p);
+        // Dropped from a queue before it started (that room warmed up): nothing was produced, so the
+        // job goes to another heater whose room wants heat, unless the caller named the heater.
+        const retry =
+          terminal.type === 'error' && terminal.code === 'preempted' && !req.node && p.firstChunkAt === null &&
+          preemptedBy.size < MAX_PREEMPTED_RETRIES && !p.handlers.signal?.aborted && !this.stopping;
+        if (!retry || terminal.type !== 'error') break;
+        preemptedBy.add(terminal.node);
+        attempts.push({ via: p.ownerVia, target: p.ownerVia === 'fleet' ? (req.model ?? terminal.node) : terminal.node, outcome: 'preempted', node: terminal.node, ms: performance.now() - (p.acceptedAt ?? p.t0) });
+        p.handlers.onRejected?.({ node: terminal.node, reason: 'preempted', message: terminal.message, via: p.ownerVia });
+        const view2 = this.view(req.model ?? null, (this.opts.now ?? Date.now)());
+        const plan2 = this.plan(req, { ...view2, usable: view2.usable.filter((h) => !preemptedBy.has(h.node)) }, via);
+        if (plan2.length === 0) break;
+        this.log.info({ jobId, node: terminal.node }, 'job preempted before it started; offering it to another heater');
+        this.counters.preemptedRetries += 1;
+        p.owner = null;
+        p.terminal = null;
+        p.queuePosition = null;
+        p.acceptedAt = null;
+        p.lastActivity = performance.now();
+        round = { plan: plan2, view: view2 };
+      }
       if (terminal.type === 'error') {
         this.counters.failed += 1;
         throw new AgentError('job_error', `job ${jobId} failed on ${terminal.node}: ${terminal.code}${terminal.message ? `: ${terminal.message}` : ''}`, {

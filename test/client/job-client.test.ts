@@ -4,7 +4,7 @@ import { JobClient, type ChunkEvent, type JobClientOptions } from '../../agent/c
 import { AgentError } from '../../agent/errors.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
-import { FakeHeater, type FakeHeaterOptions } from '../fakes/fake-heater.js';
+import { FakeHeater, type FakeBehavior, type FakeHeaterOptions } from '../fakes/fake-heater.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 let seq = 0;
@@ -278,6 +278,38 @@ describe('job client against fake heaters on Mosquitto', () => {
     const r = await c.submit({ prompt: 'hi' });
     assert.equal(r.text, 'kept');
     assert.equal(mqttClient.connected, true, 'reconnected');
+  });
+
+  it('preempted before it started (that room warmed up): offered to the next heater, once per heater', async () => {
+    const preempt = (): FakeBehavior => async (job, h) => {
+      await h.reply(job, { type: 'accepted', queue_position: 2 });
+      await h.reply(job, { type: 'error', code: 'preempted', message: 'room warm, queue drained' });
+    };
+    const { hs, c } = await setup([
+      { node: 'warming', state: { demand: 0.9, slots: 2 }, behavior: preempt() },
+      { node: 'cold', state: { demand: 0.6, slots: 2 } },
+    ]);
+    const said: string[] = [];
+    const r = await c.submit({ prompt: 'hi' }, { onRejected: (x) => said.push(`${x.node}: ${x.reason}`) });
+    assert.equal(r.node, 'cold');
+    assert.equal(r.text, 'hello world');
+    assert.deepEqual(r.attempts.map((a) => `${a.target}:${a.outcome}`), ['warming:accepted', 'warming:preempted', 'cold:accepted']);
+    assert.deepEqual(said, ['warming: preempted']);
+    assert.deepEqual(hs.map((h) => h.jobs.length), [1, 1], 'the same job went to each heater once');
+    assert.equal(c.stats.preemptedRetries, 1);
+    assert.equal(c.stats.done, 1);
+
+    // Named heater: its preemption is final.
+    const err = await rejection(c.submit({ prompt: 'hi', node: 'warming' }));
+    assert.equal(err.code, 'job_error');
+    assert.equal(err.details?.code, 'preempted');
+
+    // Every heater preempts: the last preemption is the answer, after trying each heater once.
+    hs[1]!.behavior = preempt();
+    const err2 = await rejection(c.submit({ prompt: 'hi', via: 'direct' }));
+    assert.equal(err2.code, 'job_error');
+    assert.equal(err2.details?.code, 'preempted');
+    assert.deepEqual(hs.map((h) => h.jobs.length), [3, 2]);
   });
 
   it('an error after acceptance is a job_error with the heater code', async () => {
