@@ -146,6 +146,9 @@ export function buildHaDiscovery(i: HaDiscoveryInput): HaDiscoveryPayload {
       def_ent_id: entityId('number', i.nodeId, 'power_cap'),
       name: 'Power cap',
       cmd_t: set('power_cap'),
+      // No cap shows as the site ceiling (sending it back sets a cap equal to the ceiling: the same).
+      stat_t: state,
+      val_tpl: `{{ value_json.power_cap_w if value_json.power_cap_w is not none else ${maxCap} }}`,
       min: minCap,
       max: maxCap,
       step: 1,

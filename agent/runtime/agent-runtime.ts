@@ -366,6 +366,7 @@ export class AgentRuntime {
       heatW,
       // The persisted total: a restart after a crash then never shows a smaller figure.
       energyKwh: this.persistedEnergyKwh,
+      powerCapW: this.operator.powerCapW,
       llm: {
         model: after.model,
         loaded: after.modelLoaded,

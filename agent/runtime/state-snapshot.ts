@@ -27,6 +27,8 @@ export interface StateSnapshot {
   outdoor_temp_c: number | null;
   demand: number | null;
   power_limit_w: number | null;
+  /** The operator's power cap (set/power_cap), null when none: the ceiling under the site maximum. */
+  power_cap_w: number | null;
   gpu: { power_w: number | null; temp_c: number | null; util_pct: number | null; mem_used_mib: number | null; pstate: string | null };
   wall_power_w: number | null;
   heat_w: number | null;
@@ -63,6 +65,8 @@ export function buildStateSnapshot(a: {
   heatW: number | null;
   energyKwh: number;
   llm: LlmStatus;
+  /** The operator's power cap, null when none. */
+  powerCapW: number | null;
 }): StateSnapshot {
   const d = a.decision;
   return {
@@ -77,6 +81,7 @@ export function buildStateSnapshot(a: {
     outdoor_temp_c: round(d.outdoorTempC, 2),
     demand: round(d.demand, 2),
     power_limit_w: a.gpu?.limitW ?? d.targetLimitW,
+    power_cap_w: a.powerCapW,
     gpu: {
       power_w: round(a.gpu?.powerW ?? null, 1),
       temp_c: a.gpu?.tempC ?? null,

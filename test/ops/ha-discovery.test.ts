@@ -168,14 +168,17 @@ const INPUT: HaDiscoveryInput = {
 /** A complete state document (typed: a field the templates read that the state lacks does not compile here). */
 const STATE: StateSnapshot = {
   ts: '2026-11-26T07:00:00.000Z', mode: 'auto', preset: 'comfort', phase: 'heating', action: 'heating',
-  room_temp_c: 20.4, setpoint_c: 21, setpoint_source: 'input', outdoor_temp_c: 4.5, demand: 0.62, power_limit_w: 240,
+  room_temp_c: 20.4, setpoint_c: 21, setpoint_source: 'input', outdoor_temp_c: 4.5, demand: 0.62, power_limit_w: 240, power_cap_w: null,
   gpu: { power_w: 231.5, temp_c: 66, util_pct: 93, mem_used_mib: 5120, pstate: 'P2' },
   wall_power_w: 298, heat_w: 298, energy_kwh: 153.27,
   llm: { model: 'qwen2.5-7b-q4', loaded: true, accepting: true, slots: 2, max_slots: 4, jobs_active: 2, jobs_done: 1234, tokens_per_s: 58.1 },
   inputs_stale: [], reasons: ['below_setpoint'], safe_mode: false,
 };
 
-/** The two template shapes used: `{{ value_json.a.b }}` and `{{ 'X' if value_json.a else 'Y' }}` (Jinja semantics; None → "None"). */
+/**
+ * The template shapes used: `{{ value_json.a.b }}`, `{{ 'X' if value_json.a else 'Y' }}` and
+ * `{{ value_json.a if value_json.a is not none else N }}` (Jinja semantics; None → "None").
+ */
 function render(template: string, state: unknown): string {
   const get = (path: string) => {
     let v: unknown = state;
@@ -192,6 +195,11 @@ function render(template: string, state: unknown): string {
   }
   const cond = /^\{\{ '([^']*)' if value_json\.([a-z_.]+) else '([^']*)' \}\}$/.exec(template);
   if (cond) return get(cond[2] as string) ? (cond[1] as string) : (cond[3] as string);
+  const orElse = /^\{\{ value_json\.([a-z_.]+) if value_json\.([a-z_.]+) is not none else (-?[0-9.]+) \}\}$/.exec(template);
+  if (orElse && orElse[1] === orElse[2]) {
+    const v = get(orElse[1] as string);
+    return v === null ? (orElse[3] as string) : String(v);
+  }
   assert.fail(`unexpected template shape: ${template}`);
 }
 
@@ -357,7 +365,9 @@ describe('Home Assistant discovery document', () => {
       const r = send(cap['command_topic'], String(w));
       assert.deepEqual(r, { ok: true, command: { kind: 'power_cap', watts: w } });
     }
-    assert.equal(cap['state_topic'], undefined, 'the state carries the enforced limit, not the cap: optimistic number');
+    assert.equal(cap['state_topic'], `${setPrefix.replace(/\/set\/$/, '')}/state`, 'the cap is read back from the state');
+    assert.equal(render(String(cap['value_template']), STATE), '300', 'no cap reads as the site ceiling');
+    assert.equal(render(String(cap['value_template']), { ...STATE, power_cap_w: 150 }), '150');
 
     for (const [id, kind] of [['drain', 'drain'], ['resume', 'resume']] as const) {
       const b = components.find((x) => x.id === id)?.c as Record<string, unknown>;

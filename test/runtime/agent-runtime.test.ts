@@ -135,6 +135,7 @@ describe('agent runtime on a real broker', () => {
       });
     assert.equal(json(s).setpoint_source, 'manual');
     assert.ok((json(s).reasons as string[]).includes('power_capped'));
+    assert.equal(json(s).power_cap_w, 200, 'the state shows the cap (Home Assistant reads it back)');
     await probe.next(`${a.base}/h1/event`, (m) => json(m).type === 'command' && json(m).command === 'mode');
     // A later plain command wins over the standing retained one …
     await probe.publish(`${a.base}/h1/set/mode`, 'off', { qos: 1 });
