@@ -65,6 +65,8 @@ class JobRejection extends Error {
 }
 
 const PROGRESS_STEP = 0.05;
+/** Shortest interval between two streamed-text messages to the agent (the first goes at once). */
+const CHUNK_IPC_MIN_MS = 50;
 
 class LlamaWorker {
   private llama: Llama | null = null;
@@ -241,6 +243,17 @@ class LlamaWorker {
     let completion: LlamaCompletion | null = null;
     let session: LlamaChatSession | null = null;
     let promptTokens = 0;
+    // Streamed text goes to the agent at once for the first piece (time to first token), then at
+    // most every CHUNK_IPC_MIN_MS: one IPC message per token would wake the agent (and share the
+    // CPU with this generation) for nothing, since MQTT chunks are batched anyway (100 ms / 64 tokens).
+    let unsent = '';
+    let sentAtMs: number | null = null;
+    const flush = (): void => {
+      if (unsent === '') return;
+      this.send({ type: 'chunk', jobId: req.jobId, text: unsent });
+      unsent = '';
+      sentAtMs = performance.now();
+    };
     try {
       const options = {
         maxTokens: req.maxTokens,
@@ -260,7 +273,9 @@ class LlamaWorker {
           }
           if (text === '') return;
           chunks.push(text);
-          if (req.stream) this.send({ type: 'chunk', jobId: req.jobId, text });
+          if (!req.stream) return;
+          unsent += text;
+          if (sentAtMs === null || performance.now() - sentAtMs >= CHUNK_IPC_MIN_MS) flush();
         },
       };
       let text: string;
@@ -294,6 +309,7 @@ class LlamaWorker {
         text = res.responseText;
         stopReason = res.stopReason;
       }
+      flush();
       const totalMs = performance.now() - t0;
       const over = overshoot || sampled() > req.maxTokens;
       const finishReason: FinishReason = over

@@ -156,6 +156,23 @@ test('streaming: the chunks concatenate to the final text; no chunks when not st
   assert.ok(mustBeDone(quiet).text.length > 0);
 });
 
+test('streamed text is coalesced: the first piece at once, then at most one message every 50 ms', async () => {
+  const t0 = performance.now();
+  let firstAtMs: number | null = null;
+  const r = await runJob({ jobId: 'co1', prompt: 'the heater', maxTokens: 600, temperature: 0.8, stream: true }, () => {
+    firstAtMs ??= performance.now() - t0;
+  });
+  const d = mustBeDone(r);
+  const elapsedMs = performance.now() - t0;
+  const tokens = d.usage.completionTokens ?? 0;
+  assert.ok(tokens > 100, `a long enough job (${tokens} tokens)`);
+  assert.equal(r.chunks.join(''), d.text);
+  assert.ok(r.chunks.length >= 2, 'the first piece is sent on its own');
+  assert.ok(r.chunks.length < tokens / 2, `${r.chunks.length} messages for ${tokens} tokens`);
+  assert.ok(r.chunks.length <= 2 + Math.ceil(elapsedMs / 50), `${r.chunks.length} messages in ${Math.round(elapsedMs)} ms`);
+  assert.ok(firstAtMs !== null && firstAtMs < elapsedMs, 'the first text arrives before the end');
+});
+
 test('seeds: the same seed gives the same text; no seed gives a fresh one per job', async () => {
   const job = (jobId: string, seed?: number): JobRequest => ({ jobId, prompt: 'the room', maxTokens: 40, temperature: 1, ...(seed !== undefined ? { seed } : {}) });
   const a = mustBeDone(await runJob(job('seed-a', 42)));
