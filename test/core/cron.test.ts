@@ -3,22 +3,11 @@ import assert from 'node:assert/strict';
 import cron from 'node-cron';
 import { cronError, cronMatches, cronNext, cronPrev, parseCron } from '../../agent/core/cron.js';
 import { AgentError } from '../../agent/errors.js';
+import { mulberry32 as rng } from '../../agent/sim/work.js';
 
 const ms = (iso: string): number => Date.parse(iso);
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString().replace('.000Z', 'Z'));
 const DAY = 86_400_000;
-
-/** A seeded generator (mulberry32): the same expressions on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** node-cron's own reading of an expression, in our shape (null when it refuses it). */
 function nodeCronFields(expr: string): Record<string, unknown[]> | null {

@@ -6,17 +6,10 @@
  * full-width or Arabic-Indic digits), prototype keys, plain-text near-numbers, random bytes.
  */
 
-/** mulberry32: a small, fast, seeded PRNG (uniform in [0, 1)). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as seededRandom } from '../../agent/sim/work.js';
+
+/** mulberry32 (the simulator's): a small, fast, seeded PRNG (uniform in [0, 1)). */
+export { seededRandom };
 
 export interface FuzzTarget {
   topic: string;

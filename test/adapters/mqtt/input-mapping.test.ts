@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { InputName } from '../../../agent/core/types.js';
 import { resolveInputSpec, type InputConfig, type ResolvedInput } from '../../../agent/adapters/mqtt/input-presets.js';
+import { mulberry32 as rng } from '../../../agent/sim/work.js';
 import {
   mapInput,
   MAX_INPUT_PAYLOAD_BYTES,
@@ -408,17 +409,6 @@ describe('mapInput: malformed payloads never throw and say why', () => {
   });
 });
 
-/** mulberry32: small seeded PRNG so the random payloads are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('mapInput: 2 000 seeded random payloads', () => {
   it('never throws, always returns a well-formed result', () => {
