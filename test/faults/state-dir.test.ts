@@ -76,7 +76,8 @@ describe('fault: state dir unwritable, read-only or full', () => {
     assert.equal(json(ev).code, code);
     assert.equal(json(ev).severity, 'error');
     assert.equal(storageEvents(r).filter((e) => e.type === 'state_write_failed').length, 1, 'one event per streak');
-    assert.ok(a.agent.storageStatus.failures >= 2);
+    // The state is published when the command is applied; its write fails a moment later.
+    await waitFor(() => a.agent.storageStatus.failures >= 2, { what: 'the second write failed too' });
     assert.equal(a.agent.operatorState.manualSetpointC, 23.5, 'applied in memory');
 
     await repair();
