@@ -115,6 +115,11 @@ function defaultExecArgv(): string[] {
  * Parent side of the LLM worker: forks it, pings it, restarts it with backoff when it dies (and
  * reloads the model it had), and turns its IPC messages into typed events. Every job it forwarded
  * ends with exactly one `done` or `job_error` event, crashes included.
+ *
+ * The worker process exists only while a model is wanted: forked by load(), ended by kill() (the
+ * way a model is unloaded). An idle heater then carries no second Node process with
+ * node-llama-cpp in it (about 70 MiB), at the cost of forking one (under a second, next to the
+ * model's own load time) when the room asks for heat again.
  */
 export class WorkerSupervisor extends EventEmitter<WorkerSupervisorEvents> {
   private readonly log: Logger;
@@ -174,10 +179,10 @@ export class WorkerSupervisor extends EventEmitter<WorkerSupervisorEvents> {
     return this.child?.pid ?? null;
   }
 
+  /** Arms the supervisor; the worker is forked by the first load(). */
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.spawn();
     const interval = this.opts.heartbeatIntervalMs ?? 2000;
     this.heartbeat = setInterval(() => this.tick(), interval);
     this.heartbeat.unref();
@@ -197,13 +202,15 @@ export class WorkerSupervisor extends EventEmitter<WorkerSupervisorEvents> {
   }
 
   /**
-   * Kill the worker now (the surest way to idle the card: no model, no GPU context) and start a
-   * bare one. Active jobs get job_error worker_stopped; resolves once the old process has exited.
+   * Kill the worker now (the surest way to idle the card: no model, no GPU context); the next
+   * load() forks a new one. Active jobs get job_error worker_stopped; resolves once the process
+   * has exited.
    */
   async kill(): Promise<void> {
     this.desired = null;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
     await this.terminate('worker_stopped', 'the LLM worker was killed', 'SIGKILL', false);
-    if (this.running && !this.child) this.spawn();
   }
 
   /**
@@ -286,8 +293,9 @@ export class WorkerSupervisor extends EventEmitter<WorkerSupervisorEvents> {
     if (this.processBackendKey !== null && this.processBackendKey !== key) {
       // One Llama backend per process: a different gpu/threads setting gets a fresh worker.
       await this.terminate('worker_stopped', 'the LLM worker restarts for a new backend setting', 'SIGKILL', true);
-      if (this.running && !this.child) this.spawn();
     }
+    // No worker yet (or any more): fork one, unless a restart after a crash is already due.
+    if (this.running && !this.child && !this.restartTimer) this.spawn();
     await this.whenReady();
     if (!this.running || (this.desired !== desired && !this.pendingLoads.some((p) => p.requestId === requestId))) {
       // Superseded (unloaded, killed or replaced) before the worker was ready.

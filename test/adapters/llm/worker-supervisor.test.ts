@@ -300,18 +300,25 @@ test('worker SIGKILLed mid-job: job_error worker_crashed, restart, reload, and a
   assert.equal(d.usage.completionTokens, 10);
 });
 
-test('kill(): the worker process is gone, jobs end with worker_stopped, a bare worker takes its place', async () => {
+test('kill(): the worker process is gone, jobs end with worker_stopped; no process until the next load', async () => {
   const oldPid = sup.pid;
   assert.ok(oldPid);
-  const started = once(sup, 'started');
+  let started = 0;
+  const onStarted = () => started++;
+  sup.on('started', onStarted);
   const job = runJob({ jobId: 'killed', prompt: 'the heater', maxTokens: LONG, temperature: 0 });
   await sup.kill();
   assert.equal((await job).error?.code, 'worker_stopped');
   assert.throws(() => process.kill(oldPid, 0), /ESRCH/);
-  assert.deepEqual([sup.loaded, sup.freeSlots], [false, 0]);
-  const [{ pid }] = await started;
-  assert.notEqual(pid, oldPid);
-  assert.equal(sup.loaded, false, 'the new worker has no model');
+  assert.deepEqual([sup.loaded, sup.freeSlots, sup.pid], [false, 0, null]);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(started, 0, 'an idle supervisor keeps no bare worker');
+  assert.equal((await runJob({ jobId: 'idle', prompt: 'the', maxTokens: 2, temperature: 0 })).error?.code, 'not_loaded');
+  const info = await sup.load(tinyPath, LOAD);
+  sup.off('started', onStarted);
+  assert.equal(info.model, 'tiny');
+  assert.equal(started, 1, 'load() forks a worker');
+  assert.notEqual(sup.pid, oldPid);
 });
 
 test('a different threads/gpu setting gets a fresh worker process (one backend per process)', async () => {
