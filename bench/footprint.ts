@@ -4,12 +4,14 @@
  * (default 60 s, ANCHIALE_BENCH_FOOTPRINT_S): RSS (/proc/<pid>/status VmRSS) and CPU
  * (/proc/<pid>/stat utime + stime) sampled every second after a 5 s warm-up. The agent runs as
  * deployed: compiled JavaScript on plain node (bench/agent-build.ts), on the system broker.
- * Goals: agent RSS ≤ 2× the bare process's, agent CPU ≤ 0.5 % of one core.
+ * Goals: agent RSS ≤ 2× the bare process's, agent CPU ≤ 0.5 % of one core. A second agent, with
+ * jobs on and a model configured but not loaded (a heater whose room is warm), is measured beside
+ * them for the record: it has no worker process then, and its own RSS is reported.
  *
  * Writes bench/results/footprint.json and bench/results/footprint.svg.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +19,7 @@ import { spawnAgent } from '../test/helpers/agent-process.js';
 import { connectProbe } from '../test/helpers/mqtt-probe.js';
 import { readProcSample, type ProcSample } from '../test/helpers/proc-stats.js';
 import { compiledAgentEntry } from './agent-build.js';
+import { writeTinyLlamaGguf } from '../agent/adapters/llm/gguf-writer.js';
 import { lineChartSvg } from './svg-chart.js';
 
 export const FOOTPRINT_GOALS = { rssRatioMax: 2, cpuPctMax: 0.5 } as const;
@@ -28,6 +31,8 @@ export interface FootprintSample {
   /** Seconds since the window began. */
   t: number;
   agentRssMiB: number;
+  /** The agent with jobs on (model configured, not loaded). */
+  jobsAgentRssMiB: number;
   bareRssMiB: number;
   /** CPU over the last second, % of one core. */
   agentCpuPct: number;
@@ -44,6 +49,9 @@ export interface ProcessFootprint {
 export interface FootprintResult {
   durationS: number;
   agent: ProcessFootprint;
+  /** Jobs on, a model configured but not loaded (no worker process while the room is warm). */
+  jobsAgent: ProcessFootprint & { childProcesses: number };
+  jobsRssRatio: number;
   bare: ProcessFootprint;
   rssRatio: number;
   goals: { rss: boolean; cpu: boolean };
@@ -79,10 +87,12 @@ export function footprintTable(r: Omit<FootprintResult, 'table' | 'samples'>): s
     '| process | RSS mean (MiB) | RSS max (MiB) | CPU (% of a core) |',
     '|---|---:|---:|---:|',
     row('agent (idle, no model, compiled)', r.agent),
+    row('agent, jobs on (model configured, not loaded)', r.jobsAgent),
     row('bare node (setInterval)', r.bare),
     '',
     `RSS ratio agent/bare: ${r.rssRatio.toFixed(2)}× (goal ≤ ${FOOTPRINT_GOALS.rssRatioMax}×: ${r.goals.rss ? 'met' : 'NOT met'}); ` +
       `agent CPU ${r.agent.cpuPct.toFixed(3)} % (goal ≤ ${FOOTPRINT_GOALS.cpuPctMax} %: ${r.goals.cpu ? 'met' : 'NOT met'})`,
+    `With jobs on: ${r.jobsRssRatio.toFixed(2)}× bare, CPU ${r.jobsAgent.cpuPct.toFixed(3)} %, ${r.jobsAgent.childProcesses} child process(es) at the end (no LLM worker while no model is loaded)`,
   ].join('\n');
 }
 
@@ -96,34 +106,57 @@ export async function runFootprintBench(o: FootprintOptions = {}): Promise<Footp
   const probe = await connectProbe(url);
   const bare = spawn(process.execPath, ['-e', 'setInterval(()=>{},1e9)'], { stdio: 'ignore' });
   const agent = await spawnAgent({ url, base, stateDir, entry, config: { jobs: { enabled: false }, llm: { default_model: null } } });
+  const jobsStateDir = await mkdtemp(join(tmpdir(), 'anchiale-bench-footprint-jobs-'));
+  const jobsBase = `${base}-jobs`;
+  await writeTinyLlamaGguf(join(jobsStateDir, 'tiny.gguf'));
+  const jobsAgent = await spawnAgent({
+    url,
+    base: jobsBase,
+    stateDir: jobsStateDir,
+    entry,
+    config: { jobs: { enabled: true }, llm: { models_dir: jobsStateDir, default_model: 'tiny' } },
+  });
   try {
-    await probe.subscribe(`${node}/status`);
+    await probe.subscribe([`${node}/status`, `${jobsBase}/h1/status`]);
     await probe.next(`${node}/status`, (m) => m.text === 'online', 20_000);
-    // A warm room: the agent idles (no heat, no model).
-    await probe.publish(agent.roomTopic, JSON.stringify({ local_temperature: 21.6, occupied_heating_setpoint: 21 }));
+    await probe.next(`${jobsBase}/h1/status`, (m) => m.text === 'online', 20_000);
+    // Warm rooms: the agents idle (no heat, no model).
+    for (const a of [agent, jobsAgent]) await probe.publish(a.roomTopic, JSON.stringify({ local_temperature: 21.6, occupied_heating_setpoint: 21 }));
     await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
     if (bare.pid === undefined) throw new Error('bare node did not start');
-    const pids = { agent: agent.pid, bare: bare.pid };
-    const first = { agent: readProcSample(pids.agent), bare: readProcSample(pids.bare) };
-    if (!first.agent || !first.bare) throw new Error('cannot read /proc for the agent or the bare process');
-    let prev = { agent: first.agent, bare: first.bare };
+    const pids = { agent: agent.pid, jobs: jobsAgent.pid, bare: bare.pid };
+    const first = { agent: readProcSample(pids.agent), jobs: readProcSample(pids.jobs), bare: readProcSample(pids.bare) };
+    if (!first.agent || !first.jobs || !first.bare) throw new Error('cannot read /proc for an agent or the bare process');
+    let prev = { agent: first.agent, jobs: first.jobs, bare: first.bare };
     const samples: FootprintSample[] = [];
     const t0 = first.agent.atMs;
     for (let i = 1; i <= durationS; i++) {
       await new Promise((r) => setTimeout(r, Math.max(0, t0 + i * 1000 - performance.now())));
       const a = readProcSample(pids.agent);
+      const j = readProcSample(pids.jobs);
       const b = readProcSample(pids.bare);
-      if (!a || !b) throw new Error(`a process ended during the benchmark (agent stderr: ${agent.stderr().slice(-500)})`);
+      if (!a || !j || !b) throw new Error(`a process ended during the benchmark (agent stderr: ${agent.stderr().slice(-300)} ${jobsAgent.stderr().slice(-300)})`);
       const pct = (now: ProcSample, before: ProcSample) => ((now.cpuS - before.cpuS) / Math.max(1e-9, (now.atMs - before.atMs) / 1000)) * 100;
-      samples.push({ t: r2((a.atMs - t0) / 1000), agentRssMiB: r2(mib(a.rssKiB)), bareRssMiB: r2(mib(b.rssKiB)), agentCpuPct: r3(pct(a, prev.agent)), bareCpuPct: r3(pct(b, prev.bare)) });
-      prev = { agent: a, bare: b };
+      samples.push({
+        t: r2((a.atMs - t0) / 1000),
+        agentRssMiB: r2(mib(a.rssKiB)),
+        jobsAgentRssMiB: r2(mib(j.rssKiB)),
+        bareRssMiB: r2(mib(b.rssKiB)),
+        agentCpuPct: r3(pct(a, prev.agent)),
+        bareCpuPct: r3(pct(b, prev.bare)),
+      });
+      prev = { agent: a, jobs: j, bare: b };
     }
+    const childProcesses = (await readFile(`/proc/${pids.jobs}/task/${pids.jobs}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean).length;
+    const jobsSummary = { ...summary(first.jobs, prev.jobs, samples.map((s) => s.jobsAgentRssMiB)), childProcesses };
     const agentSummary = summary(first.agent, prev.agent, samples.map((s) => s.agentRssMiB));
     const bareSummary = summary(first.bare, prev.bare, samples.map((s) => s.bareRssMiB));
     const rssRatio = r2(agentSummary.rssMeanMiB / bareSummary.rssMeanMiB);
     const core = {
       durationS,
       agent: agentSummary,
+      jobsAgent: jobsSummary,
+      jobsRssRatio: r2(jobsSummary.rssMeanMiB / bareSummary.rssMeanMiB),
       bare: bareSummary,
       rssRatio,
       goals: { rss: rssRatio <= FOOTPRINT_GOALS.rssRatioMax, cpu: agentSummary.cpuPct <= FOOTPRINT_GOALS.cpuPctMax },
@@ -140,6 +173,9 @@ export async function runFootprintBench(o: FootprintOptions = {}): Promise<Footp
     return result;
   } finally {
     await agent.cleanup();
+    await jobsAgent.cleanup();
+    for (const t of ['status', 'state', 'info']) await probe.publish(`${jobsBase}/h1/${t}`, '', { retain: true }).catch(() => undefined);
+    await rm(jobsStateDir, { recursive: true, force: true });
     if (bare.exitCode === null && bare.signalCode === null && bare.pid !== undefined) process.kill(bare.pid, 'SIGTERM');
     for (const t of ['status', 'state', 'info']) await probe.publish(`${node}/${t}`, '', { retain: true }).catch(() => undefined);
     await probe.end();
@@ -156,6 +192,7 @@ export function footprintSvg(r: FootprintResult): string {
         yLabel: 'RSS (MiB)',
         series: [
           { name: `agent (mean ${r.agent.rssMeanMiB.toFixed(1)} MiB)`, points: r.samples.map((s) => [s.t, s.agentRssMiB] as const) },
+          { name: `agent, jobs on (mean ${r.jobsAgent.rssMeanMiB.toFixed(1)} MiB)`, points: r.samples.map((s) => [s.t, s.jobsAgentRssMiB] as const) },
           { name: `bare node (mean ${r.bare.rssMeanMiB.toFixed(1)} MiB)`, points: r.samples.map((s) => [s.t, s.bareRssMiB] as const) },
         ],
         refs: [{ y: r.bare.rssMeanMiB * FOOTPRINT_GOALS.rssRatioMax, label: `goal: ${FOOTPRINT_GOALS.rssRatioMax}× bare` }],

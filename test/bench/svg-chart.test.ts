@@ -45,11 +45,14 @@ describe('bench charts and tables', () => {
     const fp = footprintTable({
       durationS: 60,
       agent: { rssMeanMiB: 70, rssMaxMiB: 71, cpuPct: 0.2 },
+      jobsAgent: { rssMeanMiB: 76, rssMaxMiB: 77, cpuPct: 0.3, childProcesses: 0 },
+      jobsRssRatio: 1.9,
       bare: { rssMeanMiB: 40, rssMaxMiB: 40, cpuPct: 0 },
       rssRatio: 1.75,
       goals: { rss: true, cpu: true },
     });
     assert.match(fp, /1\.75× \(goal ≤ 2×: met\)/);
+    assert.match(fp, /With jobs on: 1\.90× bare, CPU 0\.300 %, 0 child process/);
     const s = { n: 2, p50: 3, p90: 4, p99: 60, max: 60 };
     const rt = reactionTable([{ broker: 'b', stats: { setpoint_decision: s, room_decision: s, all_decision: s, actuation: s }, missed: 0, noLimitChange: 1, goalMet: false }]);
     assert.match(rt, /goal p99 ≤ 50 ms \(decision\): NOT met/);

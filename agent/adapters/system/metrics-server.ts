@@ -5,7 +5,7 @@
  * then any host (e.g. 0.0.0.0 or a LAN address) is accepted, and protecting it (firewall,
  * reverse proxy) is the operator's job.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AgentError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -42,6 +42,8 @@ export class MetricsServer {
         { listen: this.opts.listen },
       );
     }
+    // node:http is loaded here, not with the module: most heaters run without the endpoint.
+    const { createServer } = await import('node:http');
     const server = createServer((req, res) => this.handle(req, res));
     server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve, reject) => {
