@@ -4,7 +4,7 @@
  * resolve from the repository's node_modules). ANCHIALE_BENCH_REUSE_BUILD=1 reuses a previous build.
  */
 import { execFile } from 'node:child_process';
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../test/helpers/agent-process.js';
@@ -33,4 +33,18 @@ export function compiledAgentEntry(): Promise<string> {
     return entry;
   })();
   return built;
+}
+
+/**
+ * The Node options the systemd unit runs the agent with (the words between the node binary and
+ * dist/agent/main.js in its ExecStart), so that benchmarks measure the agent as deployed.
+ */
+export async function deployedNodeArgs(): Promise<string[]> {
+  const unit = await readFile(join(REPO_ROOT, 'systemd', 'anchiale-agent.service'), 'utf8');
+  const exec = /^ExecStart=(.*)$/m.exec(unit)?.[1];
+  if (!exec) throw new Error('no ExecStart in systemd/anchiale-agent.service');
+  const words = exec.trim().split(/\s+/);
+  const main = words.findIndex((w) => w.endsWith('/dist/agent/main.js'));
+  if (main < 1) throw new Error(`cannot find the node options in ExecStart=${exec}`);
+  return words.slice(1, main);
 }

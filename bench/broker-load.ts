@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { spawnAgent } from '../test/helpers/agent-process.js';
 import { pidsNamed, readProcSample, type ProcSample } from '../test/helpers/proc-stats.js';
-import { compiledAgentEntry } from './agent-build.js';
+import { compiledAgentEntry, deployedNodeArgs } from './agent-build.js';
 import { lineChartSvg } from './svg-chart.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('results', import.meta.url));
@@ -164,7 +164,7 @@ export async function runBrokerLoadBench(o: BrokerLoadOptions = {}): Promise<Bro
     delivered++;
   });
   await observer.subscribeAsync([`${base}/+/state`, `${base}/+/status`], { qos: 1 });
-  const agent = await spawnAgent({ url, base, nodeId: 'real', stateDir, entry, config: { jobs: { enabled: false } } });
+  const agent = await spawnAgent({ url, base, nodeId: 'real', stateDir, entry, nodeArgs: await deployedNodeArgs(), config: { jobs: { enabled: false } } });
   retainedTopics.push(...['status', 'state', 'info'].map((t) => `${base}/real/${t}`));
   try {
     // Connect the simulated heaters, 25 at a time.

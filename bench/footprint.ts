@@ -3,7 +3,8 @@
  * bare `node -e "setInterval(()=>{},1e9)"`, side by side on the same machine for `durationS`
  * (default 60 s, ANCHIALE_BENCH_FOOTPRINT_S): RSS (/proc/<pid>/status VmRSS) and CPU
  * (/proc/<pid>/stat utime + stime) sampled every second after a 5 s warm-up. The agent runs as
- * deployed: compiled JavaScript on plain node (bench/agent-build.ts), on the system broker.
+ * deployed: compiled JavaScript on plain node with the systemd unit's node options
+ * (bench/agent-build.ts), on the system broker.
  * Goals: agent RSS ≤ 2× the bare process's, agent CPU ≤ 0.5 % of one core. A second agent, with
  * jobs on and a model configured but not loaded (a heater whose room is warm), is measured beside
  * them for the record: it has no worker process then, and its own RSS is reported.
@@ -18,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnAgent } from '../test/helpers/agent-process.js';
 import { connectProbe } from '../test/helpers/mqtt-probe.js';
 import { readProcSample, type ProcSample } from '../test/helpers/proc-stats.js';
-import { compiledAgentEntry } from './agent-build.js';
+import { compiledAgentEntry, deployedNodeArgs } from './agent-build.js';
 import { writeTinyLlamaGguf } from '../agent/adapters/llm/gguf-writer.js';
 import { lineChartSvg } from './svg-chart.js';
 
@@ -105,7 +106,8 @@ export async function runFootprintBench(o: FootprintOptions = {}): Promise<Footp
   const node = `${base}/h1`;
   const probe = await connectProbe(url);
   const bare = spawn(process.execPath, ['-e', 'setInterval(()=>{},1e9)'], { stdio: 'ignore' });
-  const agent = await spawnAgent({ url, base, stateDir, entry, config: { jobs: { enabled: false }, llm: { default_model: null } } });
+  const nodeArgs = await deployedNodeArgs();
+  const agent = await spawnAgent({ url, base, stateDir, entry, nodeArgs, config: { jobs: { enabled: false }, llm: { default_model: null } } });
   const jobsStateDir = await mkdtemp(join(tmpdir(), 'anchiale-bench-footprint-jobs-'));
   const jobsBase = `${base}-jobs`;
   await writeTinyLlamaGguf(join(jobsStateDir, 'tiny.gguf'));
@@ -114,6 +116,7 @@ export async function runFootprintBench(o: FootprintOptions = {}): Promise<Footp
     base: jobsBase,
     stateDir: jobsStateDir,
     entry,
+    nodeArgs,
     config: { jobs: { enabled: true }, llm: { models_dir: jobsStateDir, default_model: 'tiny' } },
   });
   try {

@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnAgent } from '../test/helpers/agent-process.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { connectProbe, type ProbeMessage } from '../test/helpers/mqtt-probe.js';
-import { compiledAgentEntry } from './agent-build.js';
+import { compiledAgentEntry, deployedNodeArgs } from './agent-build.js';
 import { histogramSvg, quantile } from './svg-chart.js';
 
 export const REACTION_GOAL_P99_MS = 50;
@@ -144,6 +144,7 @@ export async function runReactionPass(url: string, broker: string, n: number): P
     base,
     stateDir,
     entry,
+    nodeArgs: await deployedNodeArgs(),
     config: {
       log: { level: 'warn' },
       inputs: { setpoint: undefined },

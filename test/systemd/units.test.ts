@@ -100,7 +100,7 @@ describe('systemd units', () => {
       ['Type', ['notify']],
       ['NotifyAccess', ['all']],
       ['WatchdogSec', ['30']],
-      ['ExecStart', ['/opt/anchiale/node/bin/node /opt/anchiale/current/dist/agent/main.js run --config /etc/anchiale/agent.yaml']],
+      ['ExecStart', ['/opt/anchiale/node/bin/node --v8-pool-size=1 /opt/anchiale/current/dist/agent/main.js run --config /etc/anchiale/agent.yaml']],
       ['ExecStopPost', ['+/opt/anchiale/current/provisioning/power-limit-helper.sh --restore']],
       ['Restart', ['on-failure']],
       ['RestartForceExitStatus', ['75']],
