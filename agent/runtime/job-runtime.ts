@@ -396,7 +396,7 @@ export class JobRuntime implements InferencePort {
     }
   }
 
-  /** Kills the worker (frees the model and any GPU context); the supervisor starts a bare one. */
+  /** Kills the worker (frees the model and any GPU context); the next load forks a new one. */
   private unload(why: string): void {
     const sup = this.sup;
     if (!sup) return;
