@@ -705,13 +705,13 @@ export class JobRuntime implements InferencePort {
   private onChunk(c: JobChunk): void {
     const job = this.running.get(c.jobId);
     if (!job) return;
-    job.tokensCounted++;
-    this.tokensPending++;
-    this.tokensTotal++;
+    job.tokensCounted += c.tokens;
+    this.tokensPending += c.tokens;
+    this.tokensTotal += c.tokens;
     job.firstTokenS ??= this.deps.clock.monoS();
     if (!job.req.stream) return;
     job.buf += c.text;
-    job.bufTokens++;
+    job.bufTokens += c.tokens;
     if (job.bufTokens >= CHUNK_TOKENS) this.flush(job);
     else if (!job.flushTimer) {
       const wait = Math.max(0, job.lastFlushMs + CHUNK_INTERVAL_MS - Date.now());

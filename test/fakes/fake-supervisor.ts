@@ -75,8 +75,9 @@ export class FakeSupervisor extends EventEmitter<WorkerSupervisorEvents> {
     this.cancels.push(jobId);
   }
 
-  chunk(jobId: string, text: string): void {
-    this.emit('chunk', { jobId, text });
+  /** A streamed piece of `tokens` generated tokens (the real worker coalesces them). */
+  chunk(jobId: string, text: string, tokens = 1): void {
+    this.emit('chunk', { jobId, text, tokens });
   }
 
   done(jobId: string, finishReason: 'stop' | 'length' | 'cancelled' = 'stop', text = 'ok', completionTokens = 1): void {

@@ -249,6 +249,20 @@ describe('JobRuntime with a hand-driven worker', () => {
     await g.close();
   });
 
+  it('worker pieces of several tokens count as those tokens (the 64-token rule, token counters)', async () => {
+    const g = await rig();
+    g.apply(HEAT);
+    g.sup.finishLoad();
+    g.submit({ job_id: 'm', stream: true, max_tokens: 100 });
+    const chunks = () => g.replies('m').filter((r) => r.type === 'chunk');
+    g.sup.chunk('m', 'a'.repeat(40), 40);
+    assert.equal(chunks().length, 0, '40 tokens wait for the period');
+    g.sup.chunk('m', 'b'.repeat(30), 30);
+    assert.equal(chunks().length, 1, '70 tokens: out at once');
+    assert.equal(g.rt.takeTokens(), 70);
+    await g.close();
+  });
+
   it('drain by the operator: new jobs rejected draining, queued ones preempted, running ones preempted after the (ops) timeout', async () => {
     const g = await rig();
     g.apply(HEAT);

@@ -124,7 +124,8 @@ export const workerEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('load_progress'), requestId: requestId.nullable(), progress: z.number().min(0).max(1) }),
   loadedEventSchema,
   z.object({ type: z.literal('load_failed'), requestId: requestId.nullable(), code: z.string().min(1), message: z.string() }),
-  z.object({ type: z.literal('chunk'), jobId, text: z.string() }),
+  // `tokens`: the generated pieces in `text` (the worker coalesces them; at least 1).
+  z.object({ type: z.literal('chunk'), jobId, text: z.string(), tokens: z.int().min(1) }),
   doneEventSchema,
   jobErrorEventSchema,
   z.object({ type: z.literal('pong') }),

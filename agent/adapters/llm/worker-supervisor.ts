@@ -34,6 +34,8 @@ export type JobDone = Omit<DoneEvent, 'type'>;
 export interface JobChunk {
   jobId: string;
   text: string;
+  /** Generated pieces (about one token each) in `text`. */
+  tokens: number;
 }
 export interface JobError {
   jobId: string;
@@ -386,7 +388,7 @@ export class WorkerSupervisor extends EventEmitter<WorkerSupervisorEvents> {
         return;
       }
       case 'chunk':
-        if (this.jobs.has(ev.jobId)) this.emit('chunk', { jobId: ev.jobId, text: ev.text });
+        if (this.jobs.has(ev.jobId)) this.emit('chunk', { jobId: ev.jobId, text: ev.text, tokens: ev.tokens });
         return;
       case 'done': {
         if (!this.jobs.delete(ev.jobId)) return;

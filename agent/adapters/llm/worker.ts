@@ -247,11 +247,13 @@ class LlamaWorker {
     // most every CHUNK_IPC_MIN_MS: one IPC message per token would wake the agent (and share the
     // CPU with this generation) for nothing, since MQTT chunks are batched anyway (100 ms / 64 tokens).
     let unsent = '';
+    let unsentPieces = 0;
     let sentAtMs: number | null = null;
     const flush = (): void => {
       if (unsent === '') return;
-      this.send({ type: 'chunk', jobId: req.jobId, text: unsent });
+      this.send({ type: 'chunk', jobId: req.jobId, text: unsent, tokens: unsentPieces });
       unsent = '';
+      unsentPieces = 0;
       sentAtMs = performance.now();
     };
     try {
@@ -275,6 +277,7 @@ class LlamaWorker {
           chunks.push(text);
           if (!req.stream) return;
           unsent += text;
+          unsentPieces += 1;
           if (sentAtMs === null || performance.now() - sentAtMs >= CHUNK_IPC_MIN_MS) flush();
         },
       };

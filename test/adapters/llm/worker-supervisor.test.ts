@@ -159,9 +159,15 @@ test('streaming: the chunks concatenate to the final text; no chunks when not st
 test('streamed text is coalesced: the first piece at once, then at most one message every 50 ms', async () => {
   const t0 = performance.now();
   let firstAtMs: number | null = null;
+  let pieces = 0;
+  const count = (c: { jobId: string; tokens: number }) => {
+    if (c.jobId === 'co1') pieces += c.tokens;
+  };
+  sup.on('chunk', count);
   const r = await runJob({ jobId: 'co1', prompt: 'the heater', maxTokens: 600, temperature: 0.8, stream: true }, () => {
     firstAtMs ??= performance.now() - t0;
   });
+  sup.off('chunk', count);
   const d = mustBeDone(r);
   const elapsedMs = performance.now() - t0;
   const tokens = d.usage.completionTokens ?? 0;
@@ -171,6 +177,8 @@ test('streamed text is coalesced: the first piece at once, then at most one mess
   assert.ok(r.chunks.length < tokens / 2, `${r.chunks.length} messages for ${tokens} tokens`);
   assert.ok(r.chunks.length <= 2 + Math.ceil(elapsedMs / 50), `${r.chunks.length} messages in ${Math.round(elapsedMs)} ms`);
   assert.ok(firstAtMs !== null && firstAtMs < elapsedMs, 'the first text arrives before the end');
+  // Each message says how many generated pieces it carries: the agent's token counts stay true.
+  assert.ok(pieces <= tokens && pieces >= tokens - 2, `${pieces} pieces counted for ${tokens} tokens`);
 });
 
 test('seeds: the same seed gives the same text; no seed gives a fresh one per job', async () => {
