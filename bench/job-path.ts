@@ -60,6 +60,7 @@ export interface JobPathSummary {
 }
 
 export interface JobPathOptions {
+  /** Runs per path (default 31: on 2 shared cores one run's noise is a few %, the goal's margin too). */
   runs?: number;
   maxTokens?: number;
   /** Where the JSON goes (default bench/results/job-path.json; null: not written). */
@@ -84,7 +85,7 @@ export function median(xs: readonly number[]): number {
 }
 
 export async function runJobPathBench(opts: JobPathOptions = {}): Promise<{ table: string; summary: JobPathSummary }> {
-  const runs = opts.runs ?? 15;
+  const runs = opts.runs ?? 31;
   const maxTokens = opts.maxTokens ?? 128;
   const contextSize = 1024;
   const dir = await mkdtemp(join(tmpdir(), 'anchiale-bench-job-path-'));
