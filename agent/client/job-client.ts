@@ -425,7 +425,8 @@ export class JobClient {
           preemptedBy.size < MAX_PREEMPTED_RETRIES && !p.handlers.signal?.aborted && !this.stopping;
         if (!retry || terminal.type !== 'error') break;
         preemptedBy.add(terminal.node);
-        attempts.push({ via: p.ownerVia, target: p.ownerVia === 'fleet' ? (req.model ?? terminal.node) : terminal.node, outcome: 'preempted', node: terminal.node, ms: performance.now() - (p.acceptedAt ?? p.t0) });
+        const taken = attempts.findLast((a) => a.outcome === 'accepted');
+        attempts.push({ via: p.ownerVia, target: taken?.target ?? terminal.node, outcome: 'preempted', node: terminal.node, ms: performance.now() - (p.acceptedAt ?? p.t0) });
         p.handlers.onRejected?.({ node: terminal.node, reason: 'preempted', message: terminal.message, via: p.ownerVia });
         const view2 = this.view(req.model ?? null, (this.opts.now ?? Date.now)());
         const plan2 = this.plan(req, { ...view2, usable: view2.usable.filter((h) => !preemptedBy.has(h.node)) }, via);
