@@ -61,22 +61,35 @@ export class JsonFileStore {
   private async writeNow(name: string, data: string): Promise<void> {
     const file = this.path(name);
     // Writes of one name are serialized (write()), so one temp name per process cannot collide.
-    const tmp = `${file}.${process.pid}.tmp`;
     try {
-      const fh = await open(tmp, 'w', 0o640);
-      try {
-        await fh.writeFile(data, 'utf8');
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, file);
-      await syncDir(dirname(file));
+      await writeFileDurably(file, data);
     } catch (err) {
-      await rm(tmp, { force: true }).catch(() => undefined);
       const code = (err as NodeJS.ErrnoException).code;
       throw new AgentError(code === 'ENOSPC' ? 'state_disk_full' : 'state_write_failed', `cannot write ${file}: ${errorMessage(err)}`, { errno: code });
     }
+  }
+}
+
+/**
+ * Replaces `file` with `data` so that a crash leaves the old or the new content, never a mix:
+ * a temporary file (`<file>.<pid>.tmp`, mode 0640) written and fsynced, renamed over `file`, then
+ * the directory fsynced. On failure the temporary file is removed and the error rethrown as is.
+ */
+export async function writeFileDurably(file: string, data: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    const fh = await open(tmp, 'w', 0o640);
+    try {
+      await fh.writeFile(data, 'utf8');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+    await syncDir(dirname(file));
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
   }
 }
 

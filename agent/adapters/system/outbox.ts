@@ -16,11 +16,11 @@
  * File lines: {"op":"add","id","topic","payload","properties"?,"terminal","ts"} and {"op":"ack","id"}.
  */
 import { randomUUID } from 'node:crypto';
-import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import { AgentError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { syncDir } from './json-file-store.js';
+import { writeFileDurably } from './json-file-store.js';
 import type { BusPublishProperties, MessageBus, Unsubscribe } from '../../ports/bus.js';
 
 export const OUTBOX_FILE = 'outbox.jsonl';
@@ -376,24 +376,14 @@ export class Outbox {
   private async rewrite(): Promise<boolean> {
     await this.fh?.close().catch(() => undefined);
     this.fh = null;
-    const tmp = `${this.file}.${process.pid}.tmp`;
     const data = [...this.entries.values()].map(addLine).join('');
     try {
-      const fh = await open(tmp, 'w', 0o640);
-      try {
-        await fh.writeFile(data, 'utf8');
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.file);
-      await syncDir(dirname(this.file));
+      await writeFileDurably(this.file, data);
       this.fh = await open(this.file, 'a', 0o640);
       this.fileBytes = Buffer.byteLength(data);
       this.needsRewrite = false;
       return true;
     } catch (err) {
-      await rm(tmp, { force: true }).catch(() => undefined);
       this.needsRewrite = true;
       this.reportWriteError(ioError(err, `write ${this.file}`));
       return false;
