@@ -19,13 +19,14 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { loadConfig } from '../../agent/config/load.js';
 import { buildAgent } from '../../agent/main.js';
-import { createLogger, silentLogger, type Logger } from '../../agent/log.js';
+import { silentLogger, type Logger } from '../../agent/log.js';
 import { MqttBus } from '../../agent/adapters/mqtt/mqtt-bus.js';
 import { agentServices } from '../../agent/runtime/agent-services.js';
 import type { AgentRuntime } from '../../agent/runtime/agent-runtime.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
 import { connectProbe, type Probe } from '../helpers/mqtt-probe.js';
 import { waitFor } from '../helpers/wait.js';
+import { captureLogger } from '../helpers/capture-logger.js';
 
 const execFileAsync = promisify(execFile);
 const ACL = readFileSync(fileURLToPath(new URL('../../deploy/mosquitto/acl', import.meta.url)), 'utf8');
@@ -33,17 +34,6 @@ const PW = { h1: 'h1-secret', h2: 'h2-secret', operator: 'op-secret', homeassist
 const NOT_AUTHORIZED = 0x87;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface LogLine {
-  level: string;
-  msg: string;
-  component?: string;
-  [k: string]: unknown;
-}
-function captureLogger(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const log = createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) } });
-  return { log, lines };
-}
 
 const reasonCode = (err: unknown): unknown => (typeof err === 'object' && err !== null && 'code' in err ? (err as { code: unknown }).code : undefined);
 

@@ -1,18 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger, type Logger } from '../../agent/log.js';
 import { MqttHealth } from '../../agent/runtime/mqtt-health.js';
+import { captureLogger } from '../helpers/capture-logger.js';
 
-interface LogLine {
-  level: string;
-  msg: string;
-  [k: string]: unknown;
-}
-function captureLogger(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const log = createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) } });
-  return { log, lines };
-}
 
 function setup(protocolVersion: 4 | 5 = 5) {
   const { log, lines } = captureLogger();

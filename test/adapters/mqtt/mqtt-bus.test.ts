@@ -14,11 +14,12 @@ import {
   type MqttBusOptions,
 } from '../../../agent/adapters/mqtt/mqtt-bus.js';
 import { AgentError } from '../../../agent/errors.js';
-import { createLogger, silentLogger, type Logger } from '../../../agent/log.js';
+import { silentLogger } from '../../../agent/log.js';
 import type { BusDisconnectInfo, BusMessage } from '../../../agent/ports/bus.js';
 import { startMosquitto, type MosquittoHandle } from '../../helpers/mosquitto.js';
 import { connectProbe } from '../../helpers/mqtt-probe.js';
 import { waitFor } from '../../helpers/wait.js';
+import { captureLogger } from '../../helpers/capture-logger.js';
 
 const execFileAsync = promisify(execFile);
 const SYSTEM_BROKER = 'mqtt://127.0.0.1:1883';
@@ -29,16 +30,6 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** A unique topic prefix per test: tests share the system broker. */
 const uniquePrefix = (name: string) => `anchiale-test/${name}-${process.pid}-${randomBytes(4).toString('hex')}`;
 
-interface LogLine {
-  level: string;
-  msg: string;
-  [k: string]: unknown;
-}
-function captureLogger(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const log = createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) } });
-  return { log, lines };
-}
 
 /** Every resource a test opens, closed in reverse order even when the test fails. */
 function resources() {
