@@ -315,7 +315,10 @@ export function decide(
   });
 
   /* ---- capacity memory: saturated at the ceiling with more work than it can do ---- */
-  const saturated = heat && continuous && demand >= 1 && targetW >= band.ceilingW && (work.assumeWork || work.queued > 0);
+  // Only while the model is loaded and serving: during the load the unit draws loaded-idle power,
+  // so a room that slips under the band then was never short of the unit's capacity.
+  const serving = work.modelLoaded && !work.modelLoading;
+  const saturated = heat && continuous && demand >= 1 && targetW >= band.ceilingW && serving && (work.assumeWork || work.queued > 0);
   const capacity = trackCapacity(state.capacity, { nowS, roomC, setpointC: controlC, saturated, memoryS: PRECHARGE_MEMORY_S });
 
   /* ---- optimal start learner: the room's rise while heating continuously at high demand ---- */
