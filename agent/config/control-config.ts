@@ -54,6 +54,6 @@ export function controlConfigFrom(cfg: AgentConfig): ControlConfig & OptimalStar
     },
     inputs,
     llm: { maxParallel: cfg.llm.max_parallel, keepAliveS: cfg.llm.keep_alive_s },
-    jobs: { enabled: cfg.jobs.enabled, serveWithoutHeat: cfg.jobs.serve_without_heat },
+    jobs: { enabled: cfg.jobs.enabled, serveWithoutHeat: cfg.jobs.serve_without_heat, stretchWaitS: cfg.jobs.stretch_wait_s },
   };
 }

@@ -391,6 +391,11 @@ const jobsSchema = z.strictObject({
     .default('anchiale')
     .describe('Shared subscription group'),
   serve_without_heat: z.boolean().default(false).describe('Also serve when the room is warm (at the minimum power limit)'),
+  stretch_wait_s: z
+    .number()
+    .nonnegative()
+    .default(30)
+    .describe('While the room is short of heat and jobs are scarce, a job may wait this long behind others, so fewer sequences give more heat per token (s; 0: every job starts at once)'),
   drain_timeout_s: seconds().default(120).describe('Longest wait for active jobs when draining (s)'),
   reply_prefix: text()
     .refine((p) => p.endsWith('/'), 'must end with /')

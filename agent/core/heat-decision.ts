@@ -10,8 +10,11 @@
  *  - 0 < demand < efficient/max: time-proportional cycling between idle and the efficient power
  *    (like TPI), never a starved card at its minimum limit;
  *  - jobs are accepted (and the model loaded) only while the room wants heat in the current cycle;
- *    an accepted job is always served; with scarce work (jobs, none waiting) the card runs what it
- *    gets at its ceiling while the room is under the target, since the work sets the heat;
+ *    an accepted job is always served; with jobs (not a backlog) the work sets the heat, so while
+ *    the room is under the target the card runs at its ceiling and stretches the work: fewer
+ *    sequences than jobs, for more heat per token (stretchedSequences);
+ *  - keep-alive: the model stays llm.keep_alive_s after the room stops asking, and goes after
+ *    keep_alive_s without a job even while it asks (idle heat is not the product);
  *  - pre-charge: for a day after the unit at full power let the room fall out of the comfort band
  *    (capacity-memory.ts), the PI aims thermostat.precharge_k above the setpoint, storing spare
  *    heat in the building's mass for the next cold period;
@@ -76,6 +79,8 @@ export interface CoreState {
   cycle: { startS: number; onS: number } | null;
   /** Last time the room wanted heat (for the model keep-alive). */
   lastWantS: number | null;
+  /** Last time there was work for the model: a job running or queued, or a backlog (for the keep-alive). */
+  lastWorkS: number | null;
   limit: LimitWriteState;
   overtemp: OvertempState;
   thermal: GpuThermalState;
@@ -96,6 +101,7 @@ export function initialCoreState(): CoreState {
     heat: { on: false, sinceS: null },
     cycle: null,
     lastWantS: null,
+    lastWorkS: null,
     limit: initialLimitWriteState,
     overtemp: { sinceS: null },
     thermal: initialGpuThermalState,
@@ -287,17 +293,21 @@ export function decide(
   /* ---- accepted jobs outside the heating time: serve them at the efficient power ---- */
   const jobsWaiting = !work.assumeWork && work.busy + work.queued > 0;
   const serveQueued = !heat && !forcedOff && !holdMinimum && jobsWaiting;
-  // Work-limited: jobs (not a backlog) and none waiting, so the work, not the limit, sets the heat.
-  // Under the target the card then runs what it gets at its ceiling: a limit modulated down would
-  // only make the scarce work give less heat while the room is still short of it.
-  const workLimited = !work.assumeWork && work.queued === 0;
+  // Scarce work: jobs (not a backlog) while the room is under the target. The work, not the limit,
+  // sets the heat, so the card runs at its ceiling: a limit modulated down would only make the
+  // scarce work give less heat while the room is short of it. And it stretches the work: fewer
+  // sequences than jobs (stretchedSequences). One stream draws less than a batch but makes fewer
+  // tokens per joule, so each job gives more heat, and the card runs busy instead of idle between
+  // jobs. With stretching off (jobs.stretch_wait_s 0), the ceiling holds only while no job waits.
+  const scarceWork = heat && continuous && !work.assumeWork && roomC !== null && roomC < targetC;
+  const stretching = scarceWork && cfg.jobs.stretchWaitS > 0;
   const serveWithoutHeat =
     !heat && cfg.jobs.serveWithoutHeat && cfg.jobs.enabled && !modeOff && !operator.drain && !inputUnsafe && !overtemp.cut && !thermal.state.stopped && !fault;
 
   /* ---- power limit ---- */
   let targetW: number;
   if (holdMinimum) targetW = band.floorW;
-  else if (heat && continuous) targetW = workLimited && roomC !== null && roomC < targetC ? band.ceilingW : demand * band.ceilingW;
+  else if (heat && continuous) targetW = stretching || (scarceWork && work.queued === 0) ? band.ceilingW : demand * band.ceilingW;
   else if (heat || serveQueued) targetW = band.efficientW;
   else targetW = band.floorW;
   if (thermal.state.capW !== null) targetW = Math.min(targetW, thermal.state.capW);
@@ -334,7 +344,7 @@ export function decide(
   const maxSeq = cfg.llm.maxParallel;
   let sequences = 0;
   if (holdMinimum) sequences = 1;
-  else if (heat) sequences = maxSeq;
+  else if (heat) sequences = stretching ? stretchedSequences(work, maxSeq, cfg.jobs.stretchWaitS) : maxSeq;
   else if (serveQueued) sequences = Math.min(maxSeq, work.busy + work.queued);
   else if (serveWithoutHeat) sequences = maxSeq;
   // The room wants heat now or within the current cycle. A demand too small to give an on-part
@@ -355,7 +365,12 @@ export function decide(
   // keep-alive stretches (up to KEEP_STRETCH × keep_alive_s) while the room stays near it.
   const nearSetpoint = roomC !== null && roomC < controlC + KEEP_NEAR_SETPOINT_K && !forcedOff;
   const keepS = cfg.llm.keepAliveS * (nearSetpoint ? KEEP_STRETCH : 1);
-  const modelWanted = !released && (wantsHeat || serveWithoutHeat || (lastWantS !== null && nowS - lastWantS < keepS));
+  // Jobs are the only work (not a backlog) and none came for keep_alive_s: the model goes even if
+  // the room wants heat. A resident model with nothing to do makes idle heat, not useful work; the
+  // next job loads it again (it is accepted while the room wants heat).
+  const lastWorkS = work.assumeWork || jobsWaiting ? nowS : (state.lastWorkS ?? nowS);
+  const workless = !work.assumeWork && nowS - lastWorkS >= cfg.llm.keepAliveS;
+  const modelWanted = !released && (jobsWaiting || (!workless && (wantsHeat || serveWithoutHeat || (lastWantS !== null && nowS - lastWantS < keepS))));
 
   /* ---- phase, action, reasons ---- */
   const busy = work.busy > 0;
@@ -364,7 +379,7 @@ export function decide(
   if (modeOff) phase = busy ? 'draining' : 'off';
   else if (fault) phase = 'fault';
   else if (safeMode && !holdMinimum) phase = 'safe';
-  else if (heatingNow || holdMinimum) phase = work.modelLoading || (!work.modelLoaded && needsModel) ? 'warming_up' : 'heating';
+  else if (heatingNow || holdMinimum) phase = work.modelLoading || (!work.modelLoaded && needsModel && modelWanted) ? 'warming_up' : 'heating';
   else phase = busy ? 'draining' : 'idle';
   const action: Action = modeOff ? 'off' : heatingNow || holdMinimum ? 'heating' : 'idle';
 
@@ -387,7 +402,7 @@ export function decide(
   if (precharging) reasons.push('precharge');
   if (serveQueued) reasons.push('serving_queued');
   if (serveWithoutHeat) reasons.push('serve_without_heat');
-  if (heat && !work.assumeWork && work.busy === 0 && work.queued === 0 && work.modelLoaded) reasons.push('no_work');
+  if (heat && !work.assumeWork && work.busy === 0 && work.queued === 0 && (work.modelLoaded || workless)) reasons.push('no_work');
   if (phase === 'warming_up') reasons.push('model_loading');
 
   const decision: HeatDecision = {
@@ -417,6 +432,7 @@ export function decide(
     heat: heatState,
     cycle,
     lastWantS,
+    lastWorkS,
     limit: plan.state,
     overtemp: overtemp.state,
     thermal: thermal.state,
@@ -429,6 +445,17 @@ export function decide(
     windowOpen,
   };
   return { state: next, decision };
+}
+
+/**
+ * Sequences while stretching scarce work: one for every two jobs in the heater (running or
+ * queued), never fewer than are running (a running job is not paused). The queue stays short:
+ * when jobs come faster than fewer sequences serve them, more open; and a job that has waited
+ * `waitS` gets a sequence of its own.
+ */
+export function stretchedSequences(work: Pick<TickInput['work'], 'busy' | 'queued' | 'oldestWaitS'>, maxSeq: number, waitS: number): number {
+  const waitedEnough = work.queued > 0 && work.oldestWaitS >= waitS ? work.busy + 1 : 0;
+  return Math.min(maxSeq, Math.max(1, work.busy, Math.ceil((work.busy + work.queued) / 2), waitedEnough));
 }
 
 function round3(x: number): number {

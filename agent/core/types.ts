@@ -89,6 +89,8 @@ export interface WorkState {
   busy: number;
   /** Jobs waiting in the queue. */
   queued: number;
+  /** How long the oldest waiting job has waited (s); 0 when none waits. */
+  oldestWaitS: number;
   modelLoaded: boolean;
   modelLoading: boolean;
   /** True when the sim or config says work is always there (backlog / assume_work). */
@@ -138,7 +140,8 @@ export interface ControlConfig {
   };
   inputs: Record<InputName, { configured: boolean; maxAgeS: number | null }>;
   llm: { maxParallel: number; keepAliveS: number };
-  jobs: { enabled: boolean; serveWithoutHeat: boolean };
+  /** stretchWaitS: longest wait of a job behind others while scarce work is stretched; 0: never stretch. */
+  jobs: { enabled: boolean; serveWithoutHeat: boolean; stretchWaitS: number };
 }
 
 export type EventType =

@@ -9,6 +9,8 @@ export interface InferenceStatus {
   modelLoading: boolean;
   busy: number;
   queued: number;
+  /** How long the oldest queued job has waited (s); 0 when none waits. */
+  oldestWaitS: number;
   /** Free sequences now. */
   slots: number;
   maxSlots: number;

@@ -314,6 +314,7 @@ export class AgentRuntime {
       work: {
         busy: inf.busy,
         queued: inf.queued,
+        oldestWaitS: inf.oldestWaitS,
         modelLoaded: inf.modelLoaded,
         modelLoading: inf.modelLoading,
         assumeWork: inf.assumeWork,

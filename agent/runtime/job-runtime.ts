@@ -220,6 +220,7 @@ export class JobRuntime implements InferencePort {
       modelLoading: (sup?.loading ?? false) || (this.loadRequested && !loaded),
       busy: this.running.size,
       queued: this.queue.length,
+      oldestWaitS: this.queue.length > 0 ? Math.max(0, this.deps.clock.monoS() - this.queue[0]!.receivedS) : 0,
       slots: loaded ? Math.max(0, this.allowedSlots() - this.running.size) : 0,
       maxSlots: this.cfg.llm.max_parallel,
       accepting: this.accepting(),

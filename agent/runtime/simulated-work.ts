@@ -46,6 +46,7 @@ export class SimulatedWork implements InferencePort {
       modelLoading: this.loadingSinceS !== null,
       busy: this.busy,
       queued: 0,
+      oldestWaitS: 0,
       slots: this.opts.maxParallel - this.busy,
       maxSlots: this.opts.maxParallel,
       accepting: false,

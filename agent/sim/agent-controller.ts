@@ -71,6 +71,7 @@ export class AgentSimController implements SimController {
         work: {
           busy: obs.busy,
           queued: obs.queued,
+          oldestWaitS: obs.oldestWaitS,
           modelLoaded: obs.modelLoaded,
           modelLoading: obs.modelLoading,
           assumeWork: obs.backlog,

@@ -23,6 +23,8 @@ export interface SimObservation {
   /** Busy sequences in the last step, queued jobs now. */
   busy: number;
   queued: number;
+  /** How long the oldest waiting job has waited (s); 0 when none waits. */
+  oldestWaitS: number;
   modelLoaded: boolean;
   modelLoading: boolean;
   /** True in `backlog` work mode (work always available). */

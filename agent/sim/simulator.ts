@@ -102,6 +102,7 @@ export function runSimulation(scenario: Scenario, controller: SimController, opt
         gpuLimitW: heater.limitW,
         busy: last.busy,
         queued: work.waiting(last.busy),
+        oldestWaitS: work.oldestWaitS(last.busy, tS),
         modelLoaded: heater.modelLoaded,
         modelLoading: heater.modelLoading,
         backlog: work.backlog,

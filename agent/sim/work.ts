@@ -81,6 +81,8 @@ export class WorkModel {
   private readonly tokensPerJob: number;
   /** Remaining tokens of the jobs in the system (running first), FIFO. */
   private queue: number[] = [];
+  /** Arrival time (s) of each job in `queue`, same order. */
+  private arrivedS: number[] = [];
   private head = 0;
   private done = 0;
   private rejected = 0;
@@ -122,13 +124,22 @@ export class WorkModel {
     return this.backlog ? 0 : Math.max(0, this.queue.length - this.head - busy);
   }
 
+  /** How long (s) the oldest waiting job (not among the `busy` running ones) has waited at `nowS`; 0 when none waits. */
+  oldestWaitS(busy: number, nowS: number): number {
+    if (this.backlog) return 0;
+    const i = this.head + Math.max(0, busy);
+    return i < this.arrivedS.length ? Math.max(0, nowS - this.arrivedS[i]!) : 0;
+  }
+
   /** Handle the arrivals in [tS, tS + dtS): queue them when accepting, else count them rejected. */
   arrive(tS: number, dtS: number, accepting: boolean): void {
     const end = tS + dtS;
     while (this.nextArrival < this.arrivals.length && this.arrivals[this.nextArrival]! < end) {
+      const atS = this.arrivals[this.nextArrival]!;
       this.nextArrival += 1;
       if (accepting) {
         this.queue.push(this.tokensPerJob);
+        this.arrivedS.push(atS);
         this.accepted += 1;
       } else {
         this.rejected += 1;
@@ -149,9 +160,9 @@ export class WorkModel {
       if (left <= 1e-9) finished += 1;
     }
     if (finished === 0) return;
-    const running = this.queue.slice(this.head, this.head + n).filter((left) => left > 1e-9);
-    const rest = this.queue.slice(this.head + n);
-    this.queue = running.concat(rest);
+    const keep = this.queue.map((left, i) => i < this.head || i >= this.head + n || left > 1e-9);
+    this.queue = this.queue.filter((_, i) => keep[i]).slice(this.head);
+    this.arrivedS = this.arrivedS.filter((_, i) => keep[i]).slice(this.head);
     this.head = 0;
     this.done += finished;
   }

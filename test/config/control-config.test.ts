@@ -14,7 +14,7 @@ describe('controlConfigFrom', () => {
       heater: { max_power_w: 280, min_power_w: 110, efficient_power_w: 220, limit_deadband_w: 8, limit_min_interval_s: 45, host_w: 55 },
       safety: { stale_action: 'hold_minimum', hold_minimum_max_s: 3600, gpu_throttle_temp_c: 78 },
       llm: { max_parallel: 2, keep_alive_s: 300 },
-      jobs: { enabled: false, serve_without_heat: true },
+      jobs: { enabled: false, serve_without_heat: true, stretch_wait_s: 12 },
     });
     const cc = controlConfigFrom(cfg);
     assert.deepEqual(cc.thermostat, {
@@ -41,7 +41,7 @@ describe('controlConfigFrom', () => {
       holdMinimumMaxS: 3600,
     });
     assert.deepEqual(cc.llm, { maxParallel: 2, keepAliveS: 300 });
-    assert.deepEqual(cc.jobs, { enabled: false, serveWithoutHeat: true });
+    assert.deepEqual(cc.jobs, { enabled: false, serveWithoutHeat: true, stretchWaitS: 12 });
   });
 
   const maxAges: [string, Record<string, unknown>, InputName, { configured: boolean; maxAgeS: number | null }][] = [

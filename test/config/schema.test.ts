@@ -156,7 +156,7 @@ describe('config schema: defaults', () => {
     [
       'jobs',
       (c) => c.jobs,
-      { enabled: true, fleet: true, share_group: 'anchiale', serve_without_heat: false, drain_timeout_s: 120, reply_prefix: null, max_queue: 8, max_tokens_limit: 4096, max_request_bytes: 262144 },
+      { enabled: true, fleet: true, share_group: 'anchiale', serve_without_heat: false, stretch_wait_s: 30, drain_timeout_s: 120, reply_prefix: null, max_queue: 8, max_tokens_limit: 4096, max_request_bytes: 262144 },
     ],
     ['state', (c) => c.state, { dir: '/var/lib/anchiale', interval_s: 30, outbox_max_entries: 10000, outbox_max_bytes: 67108864 }],
     ['log.level', (c) => c.log.level, 'info'],

@@ -269,6 +269,32 @@ describe('heat decision: control', () => {
     assert.deepEqual(ds.map((d) => d.modelWanted), [true, true, true, false]);
   });
 
+  it('jobs only: the model goes after keep_alive_s without a job, even while the room asks; a job brings it back', () => {
+    const cfg = testControlConfig({ ...proportionalOnly, llm: { keepAliveS: 600 } });
+    const none = { ...idleWork, assumeWork: false };
+    const one = { ...idleWork, assumeWork: false, modelLoaded: false, queued: 1 };
+    // The room (18 °C) wants heat throughout. [t, work, modelWanted, accepting]
+    const table: Array<[number, TickInput['work'], boolean, boolean]> = [
+      [0, { ...none, busy: 1 }, true, true], // a job runs
+      [300, none, true, true],
+      [599, none, true, true],
+      [600, none, false, true], // 600 s without a job: unloaded, still taking jobs
+      [1800, none, false, true],
+      [1810, one, true, true], // a job came: load again
+      [1820, { ...none, busy: 1 }, true, true],
+    ];
+    const ds = run(cfg, table.map(([t, work]) => tickAt(t, 18, { work })));
+    table.forEach(([t, , modelWanted, accepting], i) => {
+      assert.deepEqual([ds[i]!.modelWanted, ds[i]!.accepting, ds[i]!.heat], [modelWanted, accepting, true], `t=${t}`);
+    });
+    assert.equal(ds[4]!.phase, 'heating', 'unloaded on purpose: not warming_up');
+    assert.ok(ds[4]!.reasons.includes('no_work'));
+    assert.equal(ds[5]!.phase, 'warming_up', 'loading for the job that came');
+    // A backlog always has work: the model stays while the room asks.
+    const backlog = run(cfg, [0, 600, 3600].map((t) => tickAt(t, 18)));
+    assert.ok(backlog.every((d) => d.modelWanted));
+  });
+
   it('while the model loads the phase is warming_up and jobs are accepted (they queue)', () => {
     const cfg = testControlConfig();
     const [d] = run(cfg, [tickAt(0, 17, { work: { ...idleWork, modelLoaded: false, modelLoading: true } })]);
@@ -349,7 +375,8 @@ describe('heat decision: tuning rules', () => {
   });
 
   it('a demand too small for an on-part (under min_on_s) neither takes jobs nor loads the model', () => {
-    const cfg = testControlConfig({ ...proportionalOnly });
+    // keep_alive_s 1 h: no job in this table comes, and 30 min without one must not unload here.
+    const cfg = testControlConfig({ ...proportionalOnly, llm: { keepAliveS: 3600 } });
     const work = { ...idleWork, assumeWork: false, modelLoaded: false };
     // demand 0.5·(20 − room); duty = demand / (147/300) of an 1800 s cycle; on-time < 300 s → none.
     // [t, room, demand, heat, accepting, modelWanted]
@@ -365,30 +392,40 @@ describe('heat decision: tuning rules', () => {
     });
   });
 
-  it('work-limited (jobs, none waiting): under the target the card runs its work at the ceiling', () => {
+  it('scarce work (jobs) under the target: the ceiling, and fewer sequences than jobs for more heat per token', () => {
     const cfg = testControlConfig({ ...proportionalOnly });
-    const jobs = (queued: number) => ({ ...idleWork, assumeWork: false, busy: 1, queued });
-    // Room 18.6 °C: demand 0.7 → 210 W when the limit sets the heat (backlog, or jobs waiting).
-    // [case, work, target]
-    const table: Array<[string, TickInput['work'], number]> = [
-      ['backlog', idleWork, 210],
-      ['jobs, none waiting', jobs(0), 300],
-      ['jobs waiting', jobs(2), 210],
+    const jobs = (busy: number, queued: number, oldestWaitS = 0) => ({ ...idleWork, assumeWork: false, busy, queued, oldestWaitS });
+    // Room 18.6 °C: demand 0.7 → 210 W when the limit sets the heat (a backlog). stretch_wait_s 30.
+    // [case, work, limit, sequences]
+    const table: Array<[string, TickInput['work'], number, number]> = [
+      ['backlog', idleWork, 210, 4],
+      ['one job running', jobs(1, 0), 300, 1],
+      ['one running, one waiting: it waits', jobs(1, 1, 29), 300, 1],
+      ['one running, one waiting 30 s: it starts', jobs(1, 1, 30), 300, 2],
+      ['one running, two waiting: a second sequence', jobs(1, 2), 300, 2],
+      ['seven waiting: one sequence per two jobs', jobs(0, 7), 300, 4],
+      ['four running: none is paused', jobs(4, 0), 300, 4],
     ];
-    for (const [name, work, target] of table) {
+    for (const [name, work, limit, sequences] of table) {
       const [d] = run(cfg, [tickAt(0, 18.6, { work })]);
-      assert.equal(d!.targetLimitW, target, name);
-      assert.equal(d!.sequences, 4, name);
+      assert.equal(d!.targetLimitW, limit, name);
+      assert.equal(d!.sequences, sequences, name);
     }
+    // stretch_wait_s 0: every job starts at once; the ceiling while none waits, else the demand's limit.
+    const noStretch = testControlConfig({ ...proportionalOnly, jobs: { stretchWaitS: 0 } });
+    const [one, two] = [jobs(1, 0), jobs(1, 1)].map((work) => run(noStretch, [tickAt(0, 18.6, { work })])[0]!);
+    assert.deepEqual([one!.targetLimitW, one!.sequences], [300, 4]);
+    assert.deepEqual([two!.targetLimitW, two!.sequences], [210, 4]);
     // Above the target it modulates as usual: demand 0.9 from the outdoor feed-forward at 20.2 °C.
     const ff = testControlConfig({
       thermostat: { pi: { kp: 0.5, tiS: 1e12, outdoorGain: 0.05 } },
       inputs: { outdoor_temperature: { configured: true, maxAgeS: 3600 } },
     });
     const outdoor = { room_temperature: { value: 20.2, atMonoS: 0 }, setpoint: null, outdoor_temperature: { value: 0, atMonoS: 0 }, wall_power: null, window_open: null };
-    const [above] = run(ff, [tickAt(0, 20.2, { work: jobs(0), inputs: outdoor })]);
+    const [above] = run(ff, [tickAt(0, 20.2, { work: jobs(1, 2), inputs: outdoor })]);
     assert.equal(above!.demand, 0.9);
     assert.equal(above!.targetLimitW, 270);
+    assert.equal(above!.sequences, 4, 'the room at its target: every sequence, the work done fast');
   });
 
   it('accepted jobs are served even when the room no longer wants heat, at the efficient power', () => {

@@ -28,7 +28,7 @@ export function testControlConfig(over: DeepPartial<ControlConfig> = {}): Contro
       window_open: { configured: false, maxAgeS: null },
     },
     llm: { maxParallel: 4, keepAliveS: 600 },
-    jobs: { enabled: true, serveWithoutHeat: false },
+    jobs: { enabled: true, serveWithoutHeat: false, stretchWaitS: 30 },
   };
   return merge(base, over) as ControlConfig;
 }
@@ -47,7 +47,7 @@ export const testCard: CardLimits = { minLimitW: 100, maxLimitW: 350, defaultLim
 
 export const autoOperator: OperatorState = { mode: 'auto', preset: 'none', manualSetpointC: null, override: null, powerCapW: null, drain: false };
 
-export const idleWork: WorkState = { busy: 0, queued: 0, modelLoaded: true, modelLoading: false, assumeWork: true, fault: null };
+export const idleWork: WorkState = { busy: 0, queued: 0, oldestWaitS: 0, modelLoaded: true, modelLoading: false, assumeWork: true, fault: null };
 
 /** One tick's input with a fresh room reading; override what the row needs. */
 export function tickAt(t: number, room: number | null, over: Partial<TickInput> = {}): TickInput {

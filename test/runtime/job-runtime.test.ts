@@ -34,7 +34,9 @@ after(async () => {
 function jobConfig(extra: Obj = {}): Obj {
   return merge(
     {
-      jobs: { enabled: true, max_queue: 2, drain_timeout_s: 1 },
+      // stretch_wait_s 0: these tests are about the protocol; every job starts as soon as a sequence
+      // is free (stretching has its own test below).
+      jobs: { enabled: true, max_queue: 2, drain_timeout_s: 1, stretch_wait_s: 0 },
       llm: { models_dir: modelsDir, default_model: 'tiny.gguf', threads: 1, context_size: 4096, max_parallel: 2 },
       thermostat: { min_on_s: 0.5, min_off_s: 0.5 },
     },
@@ -351,6 +353,32 @@ describe('job runtime: one heater on the shared broker', () => {
     await c.raw(JSON.stringify({ job_id: fleet, reply_to: c.replyTopic(fleet), prompt: 'x' }), `${c.base}/jobs/tiny/submit`);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(c.replies(fleet).length, 0);
+  });
+});
+
+describe('job runtime: stretching scarce work in a cold room', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  after(async () => {
+    for (const f of cleanups.reverse()) await f().catch(() => undefined);
+  });
+
+  it('a second job waits behind the first (one sequence: more heat per token), then starts after stretch_wait_s', async () => {
+    const { a, c } = await setupAgent(cleanups, { config: { jobs: { stretch_wait_s: 1.5 } } });
+    await c.probe.publish(a.roomTopic, trv(17));
+    await c.ready();
+    const first = await startLong(c, 'stretch-first');
+    const t0 = Date.now();
+    const second = await c.submit({ job_id: c.id('stretch-second'), prompt: 'the second', max_tokens: 20, stream: true });
+    assert.equal((await c.reply(second, 'accepted')).queue_position, 1, 'queued although a sequence is free');
+    await c.reply(second, 'chunk');
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 1400, `started after the wait bound, not at once (${waited} ms)`);
+    assert.equal(c.replies(first).filter((r) => r.type === 'done' || r.type === 'error').length, 0, 'while the first still runs');
+    const done = await c.terminal(second);
+    assert.equal(done.type, 'done');
+    assert.ok((done.timing as { queue_ms: number }).queue_ms >= 1400, 'its queue time says so');
+    await c.cancel(first);
+    assert.equal((await c.terminal(first)).type, 'done');
   });
 });
 

@@ -75,6 +75,7 @@ test('the controller is called every tick_s from t = 0 with the state at that in
       gpuLimitW: 300,
       busy: 0,
       queued: 0,
+      oldestWaitS: 0,
       modelLoaded: false,
       modelLoading: false,
       backlog: true,

@@ -38,10 +38,14 @@ test('work model: rejected while not accepting, FIFO, tokens shared, jobs done',
   w.arrive(11, 10, true); // job at 20: queued
   assert.equal(w.inSystem, 2);
   assert.equal(w.waiting(1), 1);
+  assert.equal(w.oldestWaitS(1, 25), 5, 'the job of t=20 waits behind the running one');
+  assert.equal(w.oldestWaitS(2, 25), 0, 'both run: none waits');
+  assert.equal(w.oldestWaitS(0, 25), 15, 'none runs: the job of t=10 is the oldest waiting');
   w.serve(2, 120); // 60 each
   assert.equal(w.jobsDone, 0);
   w.serve(1, 40); // first job: 100 − 60 − 40 = 0 → done
   assert.deepEqual([w.jobsDone, w.inSystem], [1, 1]);
+  assert.equal(w.oldestWaitS(0, 26), 6, 'the job of t=20 is now first in line');
   w.serve(4, 1000); // only one job there: it gets all of it
   assert.deepEqual([w.jobsDone, w.inSystem], [2, 0]);
   w.arrive(21, 100, true);
@@ -54,5 +58,5 @@ test('backlog: always work, no jobs counted', () => {
   assert.equal(w.inSystem, Number.POSITIVE_INFINITY);
   w.arrive(0, 3600, false);
   w.serve(4, 1000);
-  assert.deepEqual([w.jobsDone, w.jobsRejected, w.waiting(4)], [0, 0, 0]);
+  assert.deepEqual([w.jobsDone, w.jobsRejected, w.waiting(4), w.oldestWaitS(4, 60)], [0, 0, 0, 0]);
 });
