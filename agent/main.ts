@@ -95,6 +95,7 @@ export function buildAgent(config: AgentConfig, log: Logger, opts: BuildAgentOpt
           store,
           emitEvent: (type, severity, fields) => runtime.emitEvent(type, severity, fields),
           powerW: () => runtime.snapshot?.heat_w ?? heater.telemetry()?.powerW ?? null,
+          workQueued: () => runtime.requestTick(),
           beforeLoad: heater instanceof NvidiaGpu ? () => heater.checkLimitBeforeLoad() : undefined,
         })
       : new SimulatedWork({

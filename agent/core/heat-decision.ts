@@ -79,8 +79,11 @@ export interface CoreState {
   cycle: { startS: number; onS: number } | null;
   /** Last time the room wanted heat (for the model keep-alive). */
   lastWantS: number | null;
-  /** Last time there was work for the model: a job running or queued, or a backlog (for the keep-alive). */
-  lastWorkS: number | null;
+  /**
+   * Since when the model has sat loaded with no job (jobs only, not a backlog); null once a job
+   * comes. Kept while the model is unloaded, so that it is not loaded again until a job comes.
+   */
+  idleLoadedSinceS: number | null;
   limit: LimitWriteState;
   overtemp: OvertempState;
   thermal: GpuThermalState;
@@ -101,7 +104,7 @@ export function initialCoreState(): CoreState {
     heat: { on: false, sinceS: null },
     cycle: null,
     lastWantS: null,
-    lastWorkS: null,
+    idleLoadedSinceS: null,
     limit: initialLimitWriteState,
     overtemp: { sinceS: null },
     thermal: initialGpuThermalState,
@@ -365,11 +368,12 @@ export function decide(
   // keep-alive stretches (up to KEEP_STRETCH × keep_alive_s) while the room stays near it.
   const nearSetpoint = roomC !== null && roomC < controlC + KEEP_NEAR_SETPOINT_K && !forcedOff;
   const keepS = cfg.llm.keepAliveS * (nearSetpoint ? KEEP_STRETCH : 1);
-  // Jobs are the only work (not a backlog) and none came for keep_alive_s: the model goes even if
-  // the room wants heat. A resident model with nothing to do makes idle heat, not useful work; the
+  // Jobs are the only work (not a backlog) and the model sat loaded keep_alive_s without one: it
+  // goes even if the room wants heat. A resident model with nothing to do makes idle heat, not useful work; the
   // next job loads it again (it is accepted while the room wants heat).
-  const lastWorkS = work.assumeWork || jobsWaiting ? nowS : (state.lastWorkS ?? nowS);
-  const workless = !work.assumeWork && nowS - lastWorkS >= cfg.llm.keepAliveS;
+  const idleLoadedSinceS =
+    work.assumeWork || jobsWaiting ? null : work.modelLoaded && !work.modelLoading ? (state.idleLoadedSinceS ?? nowS) : state.idleLoadedSinceS;
+  const workless = idleLoadedSinceS !== null && nowS - idleLoadedSinceS >= cfg.llm.keepAliveS;
   const modelWanted = !released && (jobsWaiting || (!workless && (wantsHeat || serveWithoutHeat || (lastWantS !== null && nowS - lastWantS < keepS))));
 
   /* ---- phase, action, reasons ---- */
@@ -432,7 +436,7 @@ export function decide(
     heat: heatState,
     cycle,
     lastWantS,
-    lastWorkS,
+    idleLoadedSinceS,
     limit: plan.state,
     overtemp: overtemp.state,
     thermal: thermal.state,

@@ -64,6 +64,11 @@ export interface JobRuntimeDeps {
   emitEvent: EmitEvent;
   /** The unit's heat estimate now (W), for energy_j; null when unknown. */
   powerW: () => number | null;
+  /**
+   * A job was queued: the heat decision should look again now rather than at the next tick (it
+   * loads a model unloaded for want of jobs, and sizes the sequences for the queue).
+   */
+  workQueued?: () => void;
   /** On stop, how long running jobs get to answer their cancel (default 5000 ms). */
   stopGraceMs?: number;
   /**
@@ -637,7 +642,10 @@ export class JobRuntime implements InferencePort {
     );
     this.send(req.jobId, req.reply, { type: 'accepted', queue_position: position });
     if (startNow) this.startJob(job, nowS);
-    else this.queue.push(job);
+    else {
+      this.queue.push(job);
+      this.deps.workQueued?.();
+    }
   }
 
   private onCancel(m: BusMessage): void {

@@ -273,23 +273,28 @@ describe('heat decision: control', () => {
     const cfg = testControlConfig({ ...proportionalOnly, llm: { keepAliveS: 600 } });
     const none = { ...idleWork, assumeWork: false };
     const one = { ...idleWork, assumeWork: false, modelLoaded: false, queued: 1 };
+    const loading = { ...none, modelLoaded: false, modelLoading: true };
+    const unloaded = { ...none, modelLoaded: false };
     // The room (18 °C) wants heat throughout. [t, work, modelWanted, accepting]
     const table: Array<[number, TickInput['work'], boolean, boolean]> = [
-      [0, { ...none, busy: 1 }, true, true], // a job runs
-      [300, none, true, true],
-      [599, none, true, true],
-      [600, none, false, true], // 600 s without a job: unloaded, still taking jobs
-      [1800, none, false, true],
-      [1810, one, true, true], // a job came: load again
-      [1820, { ...none, busy: 1 }, true, true],
+      [0, loading, true, true], // loading for the heat: the keep-alive has not started
+      [700, loading, true, true], // a slow load is not "no job for keep_alive_s"
+      [710, none, true, true], // loaded, no job: the keep-alive starts
+      [1000, { ...none, busy: 1 }, true, true], // a job runs
+      [1300, none, true, true], // done: the keep-alive starts again
+      [1899, none, true, true],
+      [1900, none, false, true], // 600 s loaded without a job: unloaded, still taking jobs
+      [2500, unloaded, false, true], // not loaded again while no job comes
+      [3610, one, true, true], // a job came: load again
+      [3620, { ...none, busy: 1 }, true, true],
     ];
     const ds = run(cfg, table.map(([t, work]) => tickAt(t, 18, { work })));
     table.forEach(([t, , modelWanted, accepting], i) => {
       assert.deepEqual([ds[i]!.modelWanted, ds[i]!.accepting, ds[i]!.heat], [modelWanted, accepting, true], `t=${t}`);
     });
-    assert.equal(ds[4]!.phase, 'heating', 'unloaded on purpose: not warming_up');
-    assert.ok(ds[4]!.reasons.includes('no_work'));
-    assert.equal(ds[5]!.phase, 'warming_up', 'loading for the job that came');
+    assert.equal(ds[7]!.phase, 'heating', 'unloaded on purpose: not warming_up');
+    assert.ok(ds[7]!.reasons.includes('no_work'));
+    assert.equal(ds[8]!.phase, 'warming_up', 'loading for the job that came');
     // A backlog always has work: the model stays while the room asks.
     const backlog = run(cfg, [0, 600, 3600].map((t) => tickAt(t, 18)));
     assert.ok(backlog.every((d) => d.modelWanted));

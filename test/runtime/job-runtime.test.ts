@@ -382,6 +382,33 @@ describe('job runtime: stretching scarce work in a cold room', () => {
   });
 });
 
+describe('job runtime: a model that gets no jobs', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  after(async () => {
+    for (const f of cleanups.reverse()) await f().catch(() => undefined);
+  });
+
+  it('is unloaded after keep_alive_s without a job while the room still asks; the heater keeps accepting, and the next job loads it', async () => {
+    const { a, c } = await setupAgent(cleanups, { config: { llm: { keep_alive_s: 1 } } });
+    await c.probe.publish(a.roomTopic, trv(17));
+    await c.ready();
+    const first = await c.submit({ job_id: c.id('before'), prompt: 'one', max_tokens: 5 });
+    assert.equal((await c.terminal(first)).type, 'done');
+    await c.event('model_unloaded', undefined, 10000);
+    const mark = c.stateMark();
+    const idle = await c.state((s) => c.llm(s).loaded === false, 'unloaded', mark);
+    assert.equal(c.llm(idle).accepting, true, 'still taking jobs: the room wants heat');
+    assert.equal(idle.phase, 'heating');
+    assert.ok((idle.reasons as string[]).includes('no_work'), String(idle.reasons));
+    const loads = c.events('model_loaded').length;
+    const next = await c.submit({ job_id: c.id('after'), prompt: 'two', max_tokens: 5 });
+    assert.equal((await c.reply(next, 'accepted')).queue_position, 1, 'queued until the model is back');
+    const end = await c.terminal(next, 20000);
+    assert.equal(end.type, 'done', JSON.stringify(end));
+    assert.equal(c.events('model_loaded').length, loads + 1, 'loaded again for it');
+  });
+});
+
 describe('job runtime: restarts and broker outages', () => {
   const cleanups: Array<() => Promise<void>> = [];
   after(async () => {
