@@ -373,7 +373,7 @@ const safetySchema = z
 const llmSchema = z.strictObject({
   models_dir: text().default('/var/lib/anchiale/models').describe('Directory of the GGUF models'),
   default_model: text().nullable().default(null).describe('File name in models_dir'),
-  keep_alive_s: seconds().default(600).describe('Keep the model loaded this long after heat demand ends (s)'),
+  keep_alive_s: seconds().default(600).describe('Keep the model loaded this long after heat demand ends; with jobs, also unload it after this long loaded without a job (s)'),
   max_parallel: count().default(4).describe('Parallel sequences at most'),
   context_size: count().default(4096).describe('Context size per sequence (tokens)'),
   gpu_layers: z
