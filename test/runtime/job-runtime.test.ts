@@ -356,16 +356,21 @@ describe('job runtime: one heater on the shared broker', () => {
   });
 });
 
-describe('job runtime: stretching scarce work in a cold room', () => {
+describe('job runtime: scarce work in a cold room', () => {
   const cleanups: Array<() => Promise<void>> = [];
   after(async () => {
     for (const f of cleanups.reverse()) await f().catch(() => undefined);
   });
-
-  it('a second job waits behind the first (one sequence: more heat per token), then starts after stretch_wait_s', async () => {
-    const { a, c } = await setupAgent(cleanups, { config: { jobs: { stretch_wait_s: 1.5 } } });
+  /** A heater of its own in a 17 °C room, ready with its model loaded. */
+  async function coldHeater(config: Obj): Promise<JobClient> {
+    const { a, c } = await setupAgent(cleanups, { config });
     await c.probe.publish(a.roomTopic, trv(17));
     await c.ready();
+    return c;
+  }
+
+  it('stretching: a second job waits behind the first (one sequence: more heat per token), then starts after stretch_wait_s', async () => {
+    const c = await coldHeater({ jobs: { stretch_wait_s: 1.5 } });
     const first = await startLong(c, 'stretch-first');
     const t0 = Date.now();
     const second = await c.submit({ job_id: c.id('stretch-second'), prompt: 'the second', max_tokens: 20, stream: true });
@@ -380,18 +385,9 @@ describe('job runtime: stretching scarce work in a cold room', () => {
     await c.cancel(first);
     assert.equal((await c.terminal(first)).type, 'done');
   });
-});
 
-describe('job runtime: a model that gets no jobs', () => {
-  const cleanups: Array<() => Promise<void>> = [];
-  after(async () => {
-    for (const f of cleanups.reverse()) await f().catch(() => undefined);
-  });
-
-  it('is unloaded after keep_alive_s without a job while the room still asks; the heater keeps accepting, and the next job loads it', async () => {
-    const { a, c } = await setupAgent(cleanups, { config: { llm: { keep_alive_s: 1 } } });
-    await c.probe.publish(a.roomTopic, trv(17));
-    await c.ready();
+  it('a model that gets no jobs is unloaded after keep_alive_s while the room still asks; the heater keeps accepting, and the next job loads it', async () => {
+    const c = await coldHeater({ llm: { keep_alive_s: 1 } });
     const first = await c.submit({ job_id: c.id('before'), prompt: 'one', max_tokens: 5 });
     assert.equal((await c.terminal(first)).type, 'done');
     await c.event('model_unloaded', undefined, 10000);
