@@ -8,7 +8,8 @@
  *  - every scenario: cold_discomfort_kh no higher than the better baseline's, energy_kwh no more than
  *    8 % above either baseline, and where work arrives as jobs (not backlog) jobs_done ≥ hysteresis's.
  * Checks compare the metrics as printed (3 decimals). The benchmark reports; it never fails the run
- * (tests test).
+ * (tests test). A last section reruns scenarios from another start state (START_SENSITIVITY), for
+ * information: mild-day from the cold building it used to start from.
  *
  * Writes bench/results/sim-controllers.json, bench/results/sim-controllers.md and
  * bench/results/steady-day.svg (the three controllers overlaid).
@@ -154,8 +155,35 @@ export function controllerDefaults(): Record<string, unknown> {
     'heater.efficient_power_w': cfg.heater.efficient_power_w,
     'heater.max_power_w': cfg.heater.max_power_w,
     'llm.keep_alive_s': cfg.llm.keep_alive_s,
+    'jobs.stretch_wait_s': cfg.jobs.stretch_wait_s,
     'safety.implausible_after_s': cfg.safety.implausible_after_s,
   };
+}
+
+/**
+ * Shipped scenarios rerun from another start, for information (no goal checks): how much of a
+ * result comes from the start state rather than the controllers.
+ */
+export const START_SENSITIVITY: ReadonlyArray<{ scenario: string; label: string; ti0C: number; tm0C: number }> = [
+  { scenario: 'mild-day', label: 'from a cold building (room and mass 19 °C, its start until 2026-12-06)', ti0C: 19, tm0C: 19 },
+];
+
+function sensitivityTable(rows: ReadonlyArray<{ scenario: string; label: string; metrics: Record<BenchController, SimMetrics> }>): string {
+  const ratio = (a: number, b: number) => (b > 0 ? `${fmt(a / b)}×` : '–');
+  return markdownTable(
+    ['scenario', 'start', 'pi kWh', 'hysteresis kWh', 'tpi kWh', 'pi / tpi', 'hysteresis / tpi', 'pi cold K·h', 'hysteresis cold K·h'],
+    rows.map(({ scenario, label, metrics: m }) => [
+      scenario,
+      label,
+      fmt(m.pi.energy_kwh),
+      fmt(m.hysteresis.energy_kwh),
+      fmt(m.tpi.energy_kwh),
+      ratio(m.pi.energy_kwh, m.tpi.energy_kwh),
+      ratio(m.hysteresis.energy_kwh, m.tpi.energy_kwh),
+      fmt(m.pi.cold_discomfort_kh),
+      fmt(m.hysteresis.cold_discomfort_kh),
+    ]),
+  );
 }
 
 export async function runSimControllersBench(opts: SimControllersBenchOptions = {}): Promise<SimControllersBench> {
@@ -164,9 +192,15 @@ export async function runSimControllersBench(opts: SimControllersBenchOptions = 
   const files = (await readdir(dir)).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
 
   const results: ScenarioResults[] = [];
+  const sensitivity: Array<{ scenario: string; label: string; metrics: Record<BenchController, SimMetrics> }> = [];
   let chart: SimResult[] | null = null;
   for (const file of files) {
     const scenario = await loadScenario(join(dir, file));
+    for (const alt of START_SENSITIVITY.filter((a) => a.scenario === scenario.name)) {
+      const moved = { ...scenario, room: { ...scenario.room, ti0C: alt.ti0C, tm0C: alt.tm0C } };
+      const metrics = Object.fromEntries(CONTROLLERS.map((kind) => [kind, runSimulation(moved, controllerFor(kind, moved)).metrics])) as Record<BenchController, SimMetrics>;
+      sensitivity.push({ scenario: alt.scenario, label: alt.label, metrics });
+    }
     const withSeries = scenario.name === REFERENCE_SCENARIO;
     const runs = CONTROLLERS.map((kind) => ({
       ...runSimulation(scenario, controllerFor(kind, scenario), { seriesEveryS: withSeries ? 60 : 0 }),
@@ -185,12 +219,13 @@ export async function runSimControllersBench(opts: SimControllersBenchOptions = 
     `Controller defaults: ${Object.entries(defaults).map(([k, v]) => `\`${k}\` = ${JSON.stringify(v)}`).join(', ')}.\n`,
     ...results.map((r) => `## ${r.scenario} (${r.file}, jobs: ${r.jobs})\n\n${scenarioTable(r)}`),
     `## Goal checks: ${passed}/${checks.length} pass\n\n${checksTable(checks)}`,
+    ...(sensitivity.length > 0 ? [`## Start-state sensitivity (information, not goal checks)\n\n${sensitivityTable(sensitivity)}`] : []),
   ];
   const table = parts.join('\n');
 
   if (resultsDir !== null) {
     await mkdir(resultsDir, { recursive: true });
-    const json = { benchmark: 'sim-controllers', controllers: CONTROLLERS, defaults, results, checks, passed, total: checks.length };
+    const json = { benchmark: 'sim-controllers', controllers: CONTROLLERS, defaults, results, checks, passed, total: checks.length, sensitivity };
     await writeFile(join(resultsDir, 'sim-controllers.json'), JSON.stringify(json, null, 2) + '\n');
     await writeFile(join(resultsDir, 'sim-controllers.md'), table);
     if (chart) await writeFile(join(resultsDir, `${REFERENCE_SCENARIO}.svg`), plotSvg(chart, { title: `Simulation: ${REFERENCE_SCENARIO} (pi, hysteresis, tpi)` }));
