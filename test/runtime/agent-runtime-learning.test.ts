@@ -16,9 +16,13 @@ import { silentLogger } from '../../agent/log.js';
 import { AgentRuntime } from '../../agent/runtime/agent-runtime.js';
 import { SimulatedWork } from '../../agent/runtime/simulated-work.js';
 import { FakeBus } from '../fakes/fake-bus.js';
+import { waitFor } from '../helpers/wait.js';
 
 const dirs: string[] = [];
+/** Stopped here too: a runtime left running after a failed assertion keeps its timer, and the file would never exit. */
+const runtimes: AgentRuntime[] = [];
 after(async () => {
+  for (const r of runtimes) await r.stop();
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
@@ -62,6 +66,7 @@ async function rig(o: { dir?: string; startWallMs: number }) {
   const inference = new SimulatedWork({ model: 'm', maxParallel: 4, loadS: 0, tokensPerS: () => 10 });
   // The tick period is long: the test drives every decision.
   const runtime = new AgentRuntime({ config, log: silentLogger(), clock, bus, heater, inference, store: new JsonFileStore(dir), tickS: 3600 });
+  runtimes.push(runtime);
   const send = (topic: string, value: number) => bus.deliver({ topic, payload: Buffer.from(String(value)), retain: false, qos: 1 });
   /** Advance the clock, send the readings, decide. */
   const step = async (dtS: number, roomC: number, outdoorC = 2) => {
@@ -82,8 +87,9 @@ describe('AgentRuntime: learning.json', () => {
     await step(0, 18);
     for (let s = 30; s <= 70 * 60; s += 30) await step(30, 18 + s / 3600);
     assert.equal(runtime.decision?.heat, true);
-    const written = await store.read<{ optimalStart: PersistedOptimalStart }>('learning.json');
-    assert.ok(written && written.optimalStart.samples >= 1, JSON.stringify(written));
+    // Written while it learns (asynchronously: wait for it rather than race the write).
+    const written = await waitFor(async () => (await store.read<{ optimalStart: PersistedOptimalStart }>('learning.json'))?.optimalStart, { what: 'learning.json written while heating' });
+    assert.ok(written.samples >= 1, JSON.stringify(written));
     await runtime.stop();
     const atStop = (await store.read<{ optimalStart: PersistedOptimalStart }>('learning.json'))!.optimalStart;
     assert.equal(atStop.version, 1);
