@@ -120,7 +120,8 @@ export function assessHeater(o: HeaterObservation, opts: FleetViewOptions): Heat
     if ((entry.demand ?? 0) <= 0) return skip('no_heat_demand', `room does not want heat${why ? ` (${why})` : ''}`);
     return skip('not_accepting', `not accepting jobs${why ? ` (${why})` : ''}`);
   }
-  const queued = Math.max(0, entry.jobsActive - (entry.maxSlots - entry.slots));
+  // llm.queued where the heater reports it; older heaters: what is not running (max_slots − slots).
+  const queued = Math.max(0, num(llm?.queued) ?? entry.jobsActive - (entry.maxSlots - entry.slots));
   if (entry.slots <= 0 && queued >= maxQueue) return skip('full', `no free slot, ${queued} queued (max ${maxQueue})`);
   return { ...entry, usable: true };
 }

@@ -375,6 +375,7 @@ export class AgentRuntime {
         slots: after.slots,
         maxSlots: after.maxSlots,
         jobsActive: after.busy + after.queued,
+        queued: after.queued,
         jobsDone: after.jobsDone,
         tokensPerS: after.tokensPerS,
       },

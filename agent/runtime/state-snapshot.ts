@@ -11,6 +11,8 @@ export interface LlmStatus {
   slots: number;
   maxSlots: number;
   jobsActive: number;
+  /** Jobs waiting (of jobsActive). */
+  queued: number;
   jobsDone: number;
   tokensPerS: number | null;
 }
@@ -40,6 +42,8 @@ export interface StateSnapshot {
     slots: number;
     max_slots: number;
     jobs_active: number;
+    /** Jobs waiting, of jobs_active (a contract addition: while scarce work is stretched, running ≠ max_slots − slots). */
+    queued: number;
     jobs_done: number;
     tokens_per_s: number | null;
   };
@@ -99,6 +103,7 @@ export function buildStateSnapshot(a: {
       slots: a.llm.slots,
       max_slots: a.llm.maxSlots,
       jobs_active: a.llm.jobsActive,
+      queued: a.llm.queued,
       jobs_done: a.llm.jobsDone,
       tokens_per_s: round(a.llm.tokensPerS, 1),
     },

@@ -6,13 +6,13 @@ import { FleetTracker } from '../../agent/client/fleet-tracker.js';
 const NOW = Date.parse('2026-11-26T07:00:00.000Z');
 const ago = (s: number) => new Date(NOW - s * 1000).toISOString();
 
-function state(o: { demand?: number | null; accepting?: boolean; slots?: number; maxSlots?: number; active?: number; model?: string; ageS?: number; phase?: string; reasons?: string[] } = {}): HeaterStateDoc {
+function state(o: { demand?: number | null; accepting?: boolean; slots?: number; maxSlots?: number; active?: number; queued?: number; model?: string; ageS?: number; phase?: string; reasons?: string[] } = {}): HeaterStateDoc {
   return {
     ts: ago(o.ageS ?? 1),
     phase: o.phase ?? 'heating',
     demand: o.demand === undefined ? 0.5 : o.demand,
     reasons: o.reasons ?? ['below_setpoint'],
-    llm: { model: o.model ?? 'tiny', loaded: true, accepting: o.accepting ?? true, slots: o.slots ?? 2, max_slots: o.maxSlots ?? 2, jobs_active: o.active ?? 0, jobs_done: 0, tokens_per_s: 10 },
+    llm: { model: o.model ?? 'tiny', loaded: true, accepting: o.accepting ?? true, slots: o.slots ?? 2, max_slots: o.maxSlots ?? 2, jobs_active: o.active ?? 0, ...(o.queued !== undefined ? { queued: o.queued } : {}), jobs_done: 0, tokens_per_s: 10 },
   };
 }
 const heater = (node: string, s: HeaterStateDoc | 'invalid' | null, status: string | null = 'online'): HeaterObservation => ({ node, status, state: s });
@@ -99,6 +99,14 @@ describe('fleet view: heaters skipped, and why', () => {
     { name: 'no slot and the queue full', heater: heater('h', state({ slots: 0, maxSlots: 2, active: 10 })), skip: 'full', detail: /8 queued \(max 8\)/ },
     { name: 'no slot, queue of 2 with room', heater: heater('h', state({ slots: 0, maxSlots: 2, active: 4 })), skip: 'full', opts: { maxQueue: 2 } },
     { name: 'no slot, queue of 2, one queued', heater: heater('h', state({ slots: 0, maxSlots: 2, active: 3 })), skip: null, opts: { maxQueue: 2 } },
+    {
+      // Stretching: 1 of 2 sequences runs, 2 wait. max_slots − slots would say 1 waits.
+      name: 'stretching: the queue the heater reports, not max_slots − slots',
+      heater: heater('h', state({ slots: 0, maxSlots: 2, active: 3, queued: 2 })),
+      skip: 'full',
+      detail: /2 queued \(max 2\)/,
+      opts: { maxQueue: 2 },
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {

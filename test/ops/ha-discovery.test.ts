@@ -171,7 +171,7 @@ const STATE: StateSnapshot = {
   room_temp_c: 20.4, setpoint_c: 21, setpoint_source: 'input', outdoor_temp_c: 4.5, demand: 0.62, power_limit_w: 240, power_cap_w: null,
   gpu: { power_w: 231.5, temp_c: 66, util_pct: 93, mem_used_mib: 5120, pstate: 'P2' },
   wall_power_w: 298, heat_w: 298, energy_kwh: 153.27,
-  llm: { model: 'qwen2.5-7b-q4', loaded: true, accepting: true, slots: 2, max_slots: 4, jobs_active: 2, jobs_done: 1234, tokens_per_s: 58.1 },
+  llm: { model: 'qwen2.5-7b-q4', loaded: true, accepting: true, slots: 2, max_slots: 4, jobs_active: 2, queued: 0, jobs_done: 1234, tokens_per_s: 58.1 },
   inputs_stale: [], reasons: ['below_setpoint'], safe_mode: false,
 };
 
