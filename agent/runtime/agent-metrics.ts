@@ -85,6 +85,7 @@ export class AgentMetrics {
     // Jobs and tokens.
     fam('anchiale_jobs_done_total', 'counter', 'Jobs answered done', one(s?.llm.jobs_done ?? c.jobsDone));
     fam('anchiale_jobs_active', 'gauge', 'Jobs running or queued', one(s?.llm.jobs_active));
+    fam('anchiale_jobs_queued', 'gauge', 'Jobs waiting (of the active ones)', one(s?.llm.queued));
     fam('anchiale_llm_slots_free', 'gauge', 'Free inference sequences', one(s?.llm.slots));
     fam('anchiale_llm_slots_max', 'gauge', 'Inference sequences at most', one(s?.llm.max_slots));
     fam('anchiale_llm_model_loaded', 'gauge', '1 while the model is loaded', flag(s?.llm.loaded));

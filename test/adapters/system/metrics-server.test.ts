@@ -144,6 +144,7 @@ describe('agent metrics endpoint', () => {
       ['anchiale_heat_watts', s.heat_w],
       ['anchiale_energy_kwh_total', s.energy_kwh],
       ['anchiale_jobs_done_total', s.llm.jobs_done],
+      ['anchiale_jobs_queued', s.llm.queued],
       ['anchiale_tokens_per_second', s.llm.tokens_per_s],
       ['anchiale_tokens_total', a.agent.energy.tokens],
       ['anchiale_safe_mode', s.safe_mode ? 1 : 0],
