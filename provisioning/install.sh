@@ -39,10 +39,7 @@ source "$SCRIPT_DIR/lib.sh"
 APP_SRC_DIR=$(dirname "$SCRIPT_DIR")
 NPM_PACKAGE=${ANCHIALE_NPM_PACKAGE:-anchiale-agent}
 
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
-  exit "${1:-0}"
-}
+usage() { usage_of "${BASH_SOURCE[0]}" "${1:-0}"; }
 
 ROOT_ARG='' NODE_ID='' MQTT_URL='' MQTT_USERNAME='' BUNDLE='' FROM_NPM=0 NPM_VERSION=''
 PASSWORD_FILE='' TLS_KEY=0 CA_FILE='' SITE_MAX='' GPU_INDEX='' ROOM_TOPIC='' NODE_BIN='' START=1 YES=0
@@ -72,12 +69,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-if [[ -n $ROOT_ARG ]]; then
-  [[ -d $ROOT_ARG ]] || die "--root $ROOT_ARG: no such directory"
-  ROOT_ARG=$(cd "$ROOT_ARG" && pwd)
-  [[ $ROOT_ARG != / ]] || ROOT_ARG=''
-fi
-set_root "$ROOT_ARG"
+use_root "$ROOT_ARG"
 [[ -z $ROOT ]] || START=0
 
 # ---------------------------------------------------------------- arguments (before any change)

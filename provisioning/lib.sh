@@ -23,6 +23,24 @@ die() {
   exit 1
 }
 
+# usage_of SCRIPT [CODE]: prints the script's header comment (its usage), exits with CODE.
+usage_of() {
+  sed -n '2,/^set -euo/p' "$1" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
+  exit "${2:-0}"
+}
+
+# use_root DIR: the --root argument as given ("" = the real system): checked, made absolute
+# ("/" is the real system too), then set_root.
+use_root() {
+  local dir=$1
+  if [[ -n $dir ]]; then
+    [[ -d $dir ]] || die "--root $dir: no such directory"
+    dir=$(cd "$dir" && pwd)
+    [[ $dir != / ]] || dir=''
+  fi
+  set_root "$dir"
+}
+
 # set_root DIR: every path of the installation lives under DIR ("" = the real system).
 set_root() {
   ROOT=${1%/}

@@ -13,10 +13,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=provisioning/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
-  exit "${1:-0}"
-}
+usage() { usage_of "${BASH_SOURCE[0]}" "${1:-0}"; }
 
 ROOT_ARG='' TARGET_VERSION='' RESTART=1
 while [[ $# -gt 0 ]]; do
@@ -28,12 +25,7 @@ while [[ $# -gt 0 ]]; do
     *) [[ -z $TARGET_VERSION ]] || usage 2; TARGET_VERSION=$1; shift ;;
   esac
 done
-if [[ -n $ROOT_ARG ]]; then
-  [[ -d $ROOT_ARG ]] || die "--root $ROOT_ARG: no such directory"
-  ROOT_ARG=$(cd "$ROOT_ARG" && pwd)
-  [[ $ROOT_ARG != / ]] || ROOT_ARG=''
-fi
-set_root "$ROOT_ARG"
+use_root "$ROOT_ARG"
 [[ -n $ROOT || $(id -u) == 0 ]] || die "run as root (or with --root DIR)"
 [[ -d $OPT/versions ]] || die "no installation in ${OPT#"$ROOT"}"
 exec 8>>"$OPT/.install.lock"

@@ -14,10 +14,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=provisioning/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
-  exit "${1:-0}"
-}
+usage() { usage_of "${BASH_SOURCE[0]}" "${1:-0}"; }
 
 ROOT_ARG='' PURGE=0
 while [[ $# -gt 0 ]]; do
@@ -28,12 +25,7 @@ while [[ $# -gt 0 ]]; do
     *) printf 'error: unknown option %s\n\n' "$1" >&2; usage 2 ;;
   esac
 done
-if [[ -n $ROOT_ARG ]]; then
-  [[ -d $ROOT_ARG ]] || die "--root $ROOT_ARG: no such directory"
-  ROOT_ARG=$(cd "$ROOT_ARG" && pwd)
-  [[ $ROOT_ARG != / ]] || ROOT_ARG=''
-fi
-set_root "$ROOT_ARG"
+use_root "$ROOT_ARG"
 [[ -n $ROOT || $(id -u) == 0 ]] || die "run as root (or with --root DIR)"
 
 step "Units"
