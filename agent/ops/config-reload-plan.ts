@@ -1,17 +1,22 @@
 /**
  * What a configuration reload can change while the agent runs: the thermostat (setpoints,
- * presets, schedule, controller), safety limits, the heater's power settings and the log level.
- * Everything else (node, mqtt, inputs, the heater's backend/card/sim physics/limit method, llm,
- * jobs, state, metrics) is wired at start: it keeps its running value and is listed as needing a
- * restart. Pure.
+ * presets, schedule, controller), safety limits, the heater's power settings, the log level, the
+ * model keep-alive and the job limits (queue, request size and tokens, drain timeout, stretching,
+ * serve_without_heat). Everything else (node, mqtt, inputs, the heater's backend/card/sim
+ * physics/limit method, the model and its context, the fleet subscription, state, metrics) is
+ * wired at start: it keeps its running value and is listed as needing a restart. Pure.
  */
 import type { AgentConfig } from '../config/schema.js';
 import { canonicalJson } from '../config/config-hash.js';
 
 /** Top-level sections applied live as a whole. */
 const LIVE_SECTIONS = ['thermostat', 'safety', 'log'] as const;
-/** Keys of `heater` applied live (the rest of `heater` needs a restart). */
-const LIVE_HEATER_KEYS = ['max_power_w', 'min_power_w', 'efficient_power_w', 'limit_deadband_w', 'limit_min_interval_s', 'host_w'] as const;
+/** Keys applied live in sections otherwise wired at start (the rest of the section needs a restart). */
+const LIVE_KEYS: Readonly<Record<string, readonly string[]>> = {
+  heater: ['max_power_w', 'min_power_w', 'efficient_power_w', 'limit_deadband_w', 'limit_min_interval_s', 'host_w'],
+  llm: ['keep_alive_s'],
+  jobs: ['serve_without_heat', 'stretch_wait_s', 'drain_timeout_s', 'max_queue', 'max_tokens_limit', 'max_request_bytes'],
+};
 
 export interface ReloadPlan {
   /** The configuration to run: the new file's live parts over the running one. */
@@ -41,18 +46,19 @@ export function planConfigReload(running: AgentConfig, next: AgentConfig): Reloa
     if ((LIVE_SECTIONS as readonly string[]).includes(section)) {
       merged[section] = n[section];
       changed.push(...(typeof n[section] === 'object' && n[section] !== null ? diffKeys(section, r[section] ?? {}, n[section]) : [section]));
-    } else if (section === 'heater') {
-      const heater = { ...r.heater };
-      for (const k of diffKeys('heater', r.heater ?? {}, n.heater ?? {})) {
-        const key = k.slice('heater.'.length);
-        if ((LIVE_HEATER_KEYS as readonly string[]).includes(key)) {
-          heater[key] = n.heater?.[key];
+    } else if (LIVE_KEYS[section]) {
+      const live = LIVE_KEYS[section];
+      const kept = { ...r[section] };
+      for (const k of diffKeys(section, r[section] ?? {}, n[section] ?? {})) {
+        const key = k.slice(section.length + 1);
+        if (live.includes(key)) {
+          kept[key] = n[section]?.[key];
           changed.push(k);
         } else {
           restartRequired.push(k);
         }
       }
-      merged.heater = heater;
+      merged[section] = kept;
     } else {
       restartRequired.push(...(typeof n[section] === 'object' && n[section] !== null ? diffKeys(section, r[section] ?? {}, n[section]) : [section]));
     }

@@ -3,6 +3,8 @@
  * (sequences allowed, accept jobs or not, model wanted or not). Implemented by the job runtime
  * (real inference over MQTT) and by simulated work (assume_work: the sequences asked are busy).
  */
+import type { AgentConfig } from '../config/schema.js';
+
 export interface InferenceStatus {
   model: string | null;
   modelLoaded: boolean;
@@ -35,6 +37,8 @@ export interface InferencePort {
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): InferenceStatus;
+  /** The configuration changed live (config reload; only the keys the reload plan applies live differ). */
+  applyConfig?(config: AgentConfig): void;
   /** Apply the decision's knobs; called on every tick. */
   apply(control: InferenceControl, nowS: number): void;
   /** Tokens produced since the last call (for the counters). */

@@ -270,6 +270,7 @@ export class AgentRuntime {
     this.deps.config = config;
     this.control = control;
     this.schedule = schedule;
+    this.deps.inference.applyConfig?.(config);
     if (this.deps.bus.connected) this.publishJson(this.topics.info, this.info(), true);
     this.requestTick();
   }

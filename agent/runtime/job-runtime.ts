@@ -107,9 +107,9 @@ type FleetState = { filter: string; gen: number; confirmed: boolean };
 
 export class JobRuntime implements InferencePort {
   private readonly log: Logger;
-  private readonly cfg: AgentConfig;
+  private cfg: AgentConfig;
   private readonly topics: NodeTopics;
-  private readonly limits: JobRequestLimits;
+  private limits: JobRequestLimits;
   private readonly ids: JobIdMemory;
   private readonly outbox: Outbox;
   private readonly expectGpu: boolean;
@@ -214,6 +214,12 @@ export class JobRuntime implements InferencePort {
     if (this.deps.bus.connected) await this.outbox.drain(STOP_OUTBOX_DRAIN_MS);
     await this.outbox.stop();
     this.log.info({ jobs_done: this.jobsDone }, 'job runtime stopped');
+  }
+
+  /** Config reload: the job limits and the keep-alive take effect for the next job (the model, its context and the fleet subscription stay). */
+  applyConfig(config: AgentConfig): void {
+    this.cfg = config;
+    this.limits = { replyPrefix: this.topics.replyPrefix, maxRequestBytes: config.jobs.max_request_bytes, maxTokensLimit: config.jobs.max_tokens_limit };
   }
 
   status(): InferenceStatus {

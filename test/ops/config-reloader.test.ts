@@ -45,6 +45,27 @@ describe('config reload plan', () => {
     assert.equal(plan.config.node.name, null);
   });
 
+  it('applies the keep-alive and the job limits; the model, its context and the fleet subscription need a restart', () => {
+    const running = cfg();
+    const next = cfg((d) => {
+      d.llm = { keep_alive_s: 120, max_parallel: 2, context_size: 2048 };
+      d.jobs = { stretch_wait_s: 0, max_queue: 3, drain_timeout_s: 30, serve_without_heat: true, max_tokens_limit: 512, max_request_bytes: 4096, fleet: false, share_group: 'other' };
+    });
+    const plan = planConfigReload(running, next);
+    assert.deepEqual(plan.changed, [
+      'jobs.drain_timeout_s',
+      'jobs.max_queue',
+      'jobs.max_request_bytes',
+      'jobs.max_tokens_limit',
+      'jobs.serve_without_heat',
+      'jobs.stretch_wait_s',
+      'llm.keep_alive_s',
+    ]);
+    assert.deepEqual(plan.restartRequired, ['jobs.fleet', 'jobs.share_group', 'llm.context_size', 'llm.max_parallel']);
+    assert.deepEqual([plan.config.llm.keep_alive_s, plan.config.jobs.stretch_wait_s, plan.config.jobs.max_queue], [120, 0, 3]);
+    assert.deepEqual([plan.config.llm.max_parallel, plan.config.jobs.fleet], [running.llm.max_parallel, true], 'running values kept');
+  });
+
   it('the same file changes nothing', () => {
     const plan = planConfigReload(cfg(), cfg());
     assert.deepEqual([plan.changed, plan.restartRequired], [[], []]);

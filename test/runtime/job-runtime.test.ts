@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTinyLlamaGguf } from '../../agent/adapters/llm/gguf-writer.js';
+import { planConfigReload } from '../../agent/ops/config-reload-plan.js';
 import { connectProbe, type Probe, type ProbeMessage } from '../helpers/mqtt-probe.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
@@ -362,15 +363,15 @@ describe('job runtime: scarce work in a cold room', () => {
     for (const f of cleanups.reverse()) await f().catch(() => undefined);
   });
   /** A heater of its own in a 17 °C room, ready with its model loaded. */
-  async function coldHeater(config: Obj): Promise<JobClient> {
+  async function coldHeater(config: Obj): Promise<{ a: TestAgent; c: JobClient }> {
     const { a, c } = await setupAgent(cleanups, { config });
     await c.probe.publish(a.roomTopic, trv(17));
     await c.ready();
-    return c;
+    return { a, c };
   }
 
   it('stretching: a second job waits behind the first (one sequence: more heat per token), then starts after stretch_wait_s', async () => {
-    const c = await coldHeater({ jobs: { stretch_wait_s: 1.5 } });
+    const { c } = await coldHeater({ jobs: { stretch_wait_s: 1.5 } });
     const first = await startLong(c, 'stretch-first');
     const t0 = Date.now();
     const second = await c.submit({ job_id: c.id('stretch-second'), prompt: 'the second', max_tokens: 20, stream: true });
@@ -387,7 +388,7 @@ describe('job runtime: scarce work in a cold room', () => {
   });
 
   it('a model that gets no jobs is unloaded after keep_alive_s while the room still asks; the heater keeps accepting, and the next job loads it', async () => {
-    const c = await coldHeater({ llm: { keep_alive_s: 1 } });
+    const { c } = await coldHeater({ llm: { keep_alive_s: 1 } });
     const first = await c.submit({ job_id: c.id('before'), prompt: 'one', max_tokens: 5 });
     assert.equal((await c.terminal(first)).type, 'done');
     await c.event('model_unloaded', undefined, 10000);
@@ -402,6 +403,29 @@ describe('job runtime: scarce work in a cold room', () => {
     const end = await c.terminal(next, 20000);
     assert.equal(end.type, 'done', JSON.stringify(end));
     assert.equal(c.events('model_loaded').length, loads + 1, 'loaded again for it');
+  });
+});
+
+describe('job runtime: config reload', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  after(async () => {
+    for (const f of cleanups.reverse()) await f().catch(() => undefined);
+  });
+
+  it('the job limits apply live: a queue cut to 0 answers the next job busy, naming the new limit', async () => {
+    const { a, c } = await setupAgent(cleanups);
+    await c.probe.publish(a.roomTopic, trv(17));
+    await c.ready();
+    const running = [await startLong(c, 'reload-1'), await startLong(c, 'reload-2')]; // both sequences busy
+    const plan = planConfigReload(a.config, { ...a.config, jobs: { ...a.config.jobs, max_queue: 0 }, llm: { ...a.config.llm, max_parallel: 4 } });
+    assert.deepEqual([plan.changed, plan.restartRequired], [['jobs.max_queue'], ['llm.max_parallel']]);
+    a.agent.applyConfig(plan.config); // what reload_config does with the plan
+    const late = await c.submit({ job_id: c.id('reload-full'), prompt: 'x', max_tokens: 5 });
+    const r = await c.reply(late, 'rejected');
+    assert.equal(r.reason, 'busy');
+    assert.match(String(r.message), /jobs\.max_queue 0/);
+    for (const id of running) await c.cancel(id);
+    for (const id of running) assert.equal((await c.terminal(id)).type, 'done');
   });
 });
 
