@@ -4,9 +4,10 @@
  * heat-decision stores spare heat in the building's mass while it has spare capacity (the
  * pre-charge), so that the next cold period starts warmer. Pure: state in, state out.
  *
- * "Fell out of the band" means: while saturated (full demand, at the ceiling, the model serving work) the
- * room was first within the band (≥ setpoint − band) and then below it. A room warming up from a
- * cold start at full power is not a shortfall: it never was in the band during that saturation.
+ * "Fell out of the band" means: while saturated (full demand, at the ceiling, the model serving
+ * work) the room was first within the band (≥ setpoint − band) and then below it. A room warming
+ * up from a cold start at full power is not a shortfall: it never was in the band during that
+ * saturation.
  */
 
 export interface CapacityState {

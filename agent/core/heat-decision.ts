@@ -369,8 +369,8 @@ export function decide(
   const nearSetpoint = roomC !== null && roomC < controlC + KEEP_NEAR_SETPOINT_K && !forcedOff;
   const keepS = cfg.llm.keepAliveS * (nearSetpoint ? KEEP_STRETCH : 1);
   // Jobs are the only work (not a backlog) and the model sat loaded keep_alive_s without one: it
-  // goes even if the room wants heat. A resident model with nothing to do makes idle heat, not useful work; the
-  // next job loads it again (it is accepted while the room wants heat).
+  // goes even if the room wants heat. A resident model with nothing to do makes idle heat, not
+  // useful work; the next job loads it again (it is accepted while the room wants heat).
   const idleLoadedSinceS =
     work.assumeWork || jobsWaiting ? null : work.modelLoaded && !work.modelLoading ? (state.idleLoadedSinceS ?? nowS) : state.idleLoadedSinceS;
   const workless = idleLoadedSinceS !== null && nowS - idleLoadedSinceS >= cfg.llm.keepAliveS;

@@ -150,7 +150,7 @@ export class JobRuntime implements InferencePort {
     this.cfg = cfg;
     this.log = deps.log.child({ component: 'jobs' });
     this.topics = nodeTopics(cfg.mqtt.base_topic, cfg.node.id, cfg.jobs.reply_prefix);
-    this.limits = { replyPrefix: this.topics.replyPrefix, maxRequestBytes: cfg.jobs.max_request_bytes, maxTokensLimit: cfg.jobs.max_tokens_limit };
+    this.limits = this.requestLimits(cfg);
     this.expectGpu = cfg.heater.backend === 'nvidia';
     this.ids = new JobIdMemory(deps.store, {
       log: this.log,
@@ -216,10 +216,14 @@ export class JobRuntime implements InferencePort {
     this.log.info({ jobs_done: this.jobsDone }, 'job runtime stopped');
   }
 
+  private requestLimits(cfg: AgentConfig): JobRequestLimits {
+    return { replyPrefix: this.topics.replyPrefix, maxRequestBytes: cfg.jobs.max_request_bytes, maxTokensLimit: cfg.jobs.max_tokens_limit };
+  }
+
   /** Config reload: the job limits and the keep-alive take effect for the next job (the model, its context and the fleet subscription stay). */
   applyConfig(config: AgentConfig): void {
     this.cfg = config;
-    this.limits = { replyPrefix: this.topics.replyPrefix, maxRequestBytes: config.jobs.max_request_bytes, maxTokensLimit: config.jobs.max_tokens_limit };
+    this.limits = this.requestLimits(config);
   }
 
   status(): InferenceStatus {
