@@ -79,11 +79,8 @@ export class WorkModel {
   private readonly arrivals: number[];
   private nextArrival = 0;
   private readonly tokensPerJob: number;
-  /** Remaining tokens of the jobs in the system (running first), FIFO. */
-  private queue: number[] = [];
-  /** Arrival time (s) of each job in `queue`, same order. */
-  private arrivedS: number[] = [];
-  private head = 0;
+  /** The jobs in the system (running first), FIFO: tokens left and arrival time (s). */
+  private queue: Array<{ left: number; atS: number }> = [];
   private done = 0;
   private rejected = 0;
   private accepted = 0;
@@ -117,18 +114,18 @@ export class WorkModel {
   }
   /** Jobs in the system (waiting or running); Infinity in backlog mode. */
   get inSystem(): number {
-    return this.backlog ? Number.POSITIVE_INFINITY : this.queue.length - this.head;
+    return this.backlog ? Number.POSITIVE_INFINITY : this.queue.length;
   }
   /** Jobs waiting (not among the `busy` running ones). 0 in backlog mode. */
   waiting(busy: number): number {
-    return this.backlog ? 0 : Math.max(0, this.queue.length - this.head - busy);
+    return this.backlog ? 0 : Math.max(0, this.queue.length - busy);
   }
 
   /** How long (s) the oldest waiting job (not among the `busy` running ones) has waited at `nowS`; 0 when none waits. */
   oldestWaitS(busy: number, nowS: number): number {
     if (this.backlog) return 0;
-    const i = this.head + Math.max(0, busy);
-    return i < this.arrivedS.length ? Math.max(0, nowS - this.arrivedS[i]!) : 0;
+    const oldest = this.queue[Math.max(0, busy)];
+    return oldest ? Math.max(0, nowS - oldest.atS) : 0;
   }
 
   /** Handle the arrivals in [tS, tS + dtS): queue them when accepting, else count them rejected. */
@@ -138,8 +135,7 @@ export class WorkModel {
       const atS = this.arrivals[this.nextArrival]!;
       this.nextArrival += 1;
       if (accepting) {
-        this.queue.push(this.tokensPerJob);
-        this.arrivedS.push(atS);
+        this.queue.push({ left: this.tokensPerJob, atS });
         this.accepted += 1;
       } else {
         this.rejected += 1;
@@ -150,20 +146,16 @@ export class WorkModel {
   /** Serve `tokens` produced by `busy` sequences: the first `busy` jobs share them equally. */
   serve(busy: number, tokens: number): void {
     if (this.backlog || busy < 1 || tokens <= 0) return;
-    const n = Math.min(busy, this.queue.length - this.head);
+    const n = Math.min(busy, this.queue.length);
     if (n < 1) return;
     const share = tokens / n;
     let finished = 0;
-    for (let i = this.head; i < this.head + n; i += 1) {
-      const left = this.queue[i]! - share;
-      this.queue[i] = left;
-      if (left <= 1e-9) finished += 1;
+    for (const job of this.queue.slice(0, n)) {
+      job.left -= share;
+      if (job.left <= 1e-9) finished += 1;
     }
     if (finished === 0) return;
-    const keep = this.queue.map((left, i) => i < this.head || i >= this.head + n || left > 1e-9);
-    this.queue = this.queue.filter((_, i) => keep[i]).slice(this.head);
-    this.arrivedS = this.arrivedS.filter((_, i) => keep[i]).slice(this.head);
-    this.head = 0;
+    this.queue = this.queue.filter((job, i) => i >= n || job.left > 1e-9);
     this.done += finished;
   }
 }
