@@ -79,17 +79,18 @@ export async function runAgent(config: AgentConfig, log: Logger, deps: RunComman
         resolve(EXIT_FAILURE);
       }, 20_000);
       hardExit.unref();
+      // The exit code is given once systemd has been told (STOPPING=1 sent, at most 5 s more).
+      const done = (exitCode: number) => {
+        clearTimeout(hardExit);
+        const told = service.stopped();
+        const giveUp = new Promise<void>((r) => setTimeout(r, 5000).unref());
+        void Promise.race([told, giveUp]).then(() => resolve(exitCode));
+      };
       agent.stop().then(
-        () => {
-          clearTimeout(hardExit);
-          service.stopped();
-          resolve(code);
-        },
+        () => done(code),
         (err: unknown) => {
-          clearTimeout(hardExit);
-          service.stopped();
           log.error({ err: errorMessage(err) }, 'stop failed');
-          resolve(EXIT_FAILURE);
+          done(EXIT_FAILURE);
         },
       );
     };

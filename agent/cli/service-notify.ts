@@ -17,7 +17,8 @@ export interface NotifiableAgent {
 export interface ServiceNotify {
   /** STOPPING=1 (watchdog pings go on until stopped()). */
   stopping(reason: string): void;
-  stopped(): void;
+  /** No more pings; resolves once what was already asked (STOPPING=1 included) has been sent. */
+  stopped(): Promise<void>;
 }
 
 /** One line for `systemctl status`. */
@@ -34,7 +35,7 @@ export function startServiceNotify(
   notifier: SdNotifier,
   opts: { tickS: number; monoS: () => number; statusEveryMs?: number },
 ): ServiceNotify {
-  if (!notifier.enabled) return { stopping: () => undefined, stopped: () => undefined };
+  if (!notifier.enabled) return { stopping: () => undefined, stopped: async () => undefined };
   let stopping = false;
   let lastStatus = describeDecision(agent.decision);
   void notifier.ready(lastStatus);
@@ -61,6 +62,7 @@ export function startServiceNotify(
       stopping = true;
       clearInterval(statusTimer);
       stopWatchdog();
+      return notifier.flush();
     },
   };
 }

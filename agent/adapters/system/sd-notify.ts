@@ -96,6 +96,11 @@ export class SdNotifier {
     return this.send(['STOPPING=1', ...(status !== undefined ? [`--status=${statusText(status)}`] : [])]);
   }
 
+  /** Resolves once every send asked so far has ended (each is bounded by the send timeout). */
+  flush(): Promise<void> {
+    return this.chain.then(() => undefined);
+  }
+
   /**
    * Sends WATCHDOG=1 every watchdogIntervalMs() while `isHealthy()` says so; a stalled loop gets no
    * ping, and systemd kills and restarts the unit. Returns the function that stops the timer.
